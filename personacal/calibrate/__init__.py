@@ -1,0 +1,34 @@
+"""Calibration: raking, N-D IPF, GREG/logit calibration, min-distance, post-stratification."""
+
+from ._calibrate import calibrate
+from ._diagnostics import asmd, design_effect, kish_ess, weight_ratio
+from ._io import read_margins
+from ._integerize import IntegerizeResult, integerize
+from ._ipf import ipf
+from ._margins import Margin, Margins
+from ._min_distance import min_distance
+from ._poststratify import poststratify
+from ._rake import rake
+from ._results import RegionalResult, TableResult, WeightingResult
+from ._trim import trim
+
+__all__ = [
+    "Margins",
+    "Margin",
+    "rake",
+    "ipf",
+    "calibrate",
+    "min_distance",
+    "poststratify",
+    "trim",
+    "integerize",
+    "read_margins",
+    "WeightingResult",
+    "TableResult",
+    "RegionalResult",
+    "IntegerizeResult",
+    "kish_ess",
+    "design_effect",
+    "weight_ratio",
+    "asmd",
+]

@@ -1,0 +1,361 @@
+"""Population targets: 1-D and multi-way margins for one region.
+
+A ``Margins`` holds population *totals*. Shares are accepted only through
+:meth:`Margins.from_shares`, which needs an explicit total, so a table of
+percentages can never be mistaken for counts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InputError, InvalidValueError, MarginTotalsError
+
+__all__ = ["Margin", "Margins"]
+
+#: Relative tolerance for margins that must agree (totals, shared sub-margins).
+CONSISTENCY_RTOL = 1e-6
+
+
+@dataclass(frozen=True)
+class Margin:
+    """One target table: its variables and a Series of population totals.
+
+    ``values`` has a plain Index named after the variable for a 1-D margin and a
+    MultiIndex whose level names are ``variables`` for a multi-way margin.
+    """
+
+    variables: tuple[str, ...]
+    values: pd.Series
+
+    @property
+    def key(self) -> str | tuple[str, ...]:
+        return self.variables[0] if len(self.variables) == 1 else self.variables
+
+    @property
+    def label(self) -> str:
+        return ":".join(self.variables)
+
+    @property
+    def total(self) -> float:
+        return float(self.values.sum())
+
+    def categories(self, variable: str) -> pd.Index:
+        """The categories of ``variable`` in this margin, in first-seen order."""
+        level = self.values.index.get_level_values(variable)
+        return pd.Index(pd.unique(level), name=variable)
+
+    def collapse(self, variables: tuple[str, ...]) -> pd.Series:
+        """Sum this margin over the variables not in ``variables``."""
+        return self.values.groupby(level=list(variables), sort=False).sum()
+
+
+def _as_series(key: tuple[str, ...], values) -> pd.Series:
+    label = ":".join(key)
+    if isinstance(values, pd.DataFrame):
+        raise InputError(
+            f"margin '{label}' must be a mapping or a pandas Series of totals; got a DataFrame "
+            "(for a multi-way margin pass a Series with a MultiIndex, e.g. df.set_index([...])['value'])"
+        )
+    if isinstance(values, pd.Series):
+        series = values.copy()
+    elif isinstance(values, Mapping):
+        if len(key) > 1:
+            index = pd.MultiIndex.from_tuples(list(values.keys()), names=list(key))
+        else:
+            index = pd.Index(list(values.keys()), name=key[0])
+        series = pd.Series(list(values.values()), index=index)
+    else:
+        raise InputError(
+            f"margin '{label}' must be a mapping {{category: total}} or a pandas Series; "
+            f"got {type(values).__name__}"
+        )
+    if len(key) > 1:
+        if not isinstance(series.index, pd.MultiIndex) or series.index.nlevels != len(key):
+            raise InputError(
+                f"multi-way margin '{label}' needs a Series with a {len(key)}-level MultiIndex; "
+                f"got an index with {series.index.nlevels} level(s)"
+            )
+        names = list(series.index.names)
+        if all(n is None for n in names):
+            series.index = series.index.set_names(list(key))
+        elif sorted(map(str, names)) != sorted(key):
+            raise InputError(
+                f"multi-way margin '{label}' has index levels {names}; they must be the margin's "
+                f"variables {list(key)}"
+            )
+        else:
+            series = series.reorder_levels(list(key))
+    else:
+        if isinstance(series.index, pd.MultiIndex):
+            raise InputError(f"1-D margin '{label}' must not have a MultiIndex; key it by a tuple of columns instead")
+        series.index = series.index.rename(key[0])
+    if series.index.has_duplicates:
+        dup = series.index[series.index.duplicated()].unique().tolist()[:5]
+        raise InputError(f"margin '{label}' lists categories more than once: {dup}")
+    try:
+        series = series.astype(float)
+    except (TypeError, ValueError) as exc:
+        raise InvalidValueError(f"margin '{label}' holds non-numeric totals ({exc}); give numbers") from exc
+    bad = series[~np.isfinite(series.to_numpy()) | (series.to_numpy() < 0)]
+    if len(bad):
+        shown = ", ".join(f"{c!r}={v}" for c, v in list(bad.items())[:5])
+        raise InvalidValueError(
+            f"margin '{label}' has NaN, negative or infinite totals: {shown}; "
+            "targets must be finite and >= 0"
+        )
+    series.name = "target"
+    return series
+
+
+def _normalise_key(key) -> tuple[str, ...]:
+    if isinstance(key, str):
+        return (key,)
+    if isinstance(key, tuple) and key and all(isinstance(k, str) for k in key):
+        if len(set(key)) != len(key):
+            raise InputError(f"margin key {key} repeats a column")
+        return key
+    raise InputError(f"margin keys must be a column name or a tuple of column names; got {key!r}")
+
+
+class Margins:
+    """Population targets for one region.
+
+    Parameters
+    ----------
+    margins
+        ``{"age": {"18-29": 1234.0, ...}, ("age", "sex"): series_with_multiindex}``.
+        Values are population totals.
+    rescale_to
+        Resolve margins whose totals disagree by an explicit rule: rescale every
+        margin to the total of the margin with this key (or to this number).
+        Without it, disagreeing totals raise :class:`MarginTotalsError`.
+    check_consistency
+        Also check that margins sharing a variable agree on its sub-totals
+        (for example ``age`` against ``("age", "sex")``).
+    name
+        A label, usually the region code.
+    """
+
+    def __init__(
+        self,
+        margins: Mapping,
+        *,
+        rescale_to: str | tuple[str, ...] | float | None = None,
+        check_consistency: bool = True,
+        name: str | None = None,
+    ):
+        if isinstance(margins, Margins):
+            margins = {m.key: m.values for m in margins}
+        if not isinstance(margins, Mapping) or not margins:
+            raise InputError("`margins` of Margins must be a non-empty mapping {column or (columns...): totals}")
+        items = []
+        for key, values in margins.items():
+            variables = _normalise_key(key)
+            items.append(Margin(variables, _as_series(variables, values)))
+        self.name = name
+        self._items: tuple[Margin, ...] = tuple(items)
+        if rescale_to is not None:
+            self._items = self._rescaled(rescale_to)
+        self._check_totals()
+        if check_consistency:
+            self._check_shared_variables()
+
+    @classmethod
+    def from_shares(
+        cls, shares: Mapping, *, total: float, normalize: bool = False, name: str | None = None
+    ) -> "Margins":
+        """Build totals from shares that sum to 1 within each margin, times ``total``.
+
+        With ``normalize=True`` each margin is first divided by its own sum (use it
+        for rounded published percentages); otherwise a sum off 1 by more than
+        1e-6 raises :class:`MarginTotalsError`.
+        """
+        if not np.isfinite(total) or total <= 0:
+            raise InvalidValueError(f"`total` of Margins.from_shares must be a positive finite number; got {total}")
+        scaled = {}
+        for key, values in shares.items():
+            variables = _normalise_key(key)
+            series = _as_series(variables, values)
+            s = series.sum()
+            if s <= 0:
+                raise InvalidValueError(f"shares of margin '{':'.join(variables)}' sum to {s}; they must sum to 1")
+            if normalize:
+                series = series / s
+            elif abs(s - 1.0) > CONSISTENCY_RTOL:
+                raise MarginTotalsError(
+                    f"shares of margin '{':'.join(variables)}' sum to {s:.8g}, not 1; "
+                    "fix them or pass normalize=True to rescale each margin to 1"
+                )
+            scaled[key] = series * float(total)
+        return cls(scaled, name=name)
+
+    # ----------------------------------------------------------------- access
+    def __iter__(self) -> Iterator[Margin]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __getitem__(self, key) -> pd.Series:
+        variables = _normalise_key(key)
+        for m in self._items:
+            if m.variables == variables:
+                return m.values.copy()
+        raise KeyError(f"no margin on {':'.join(variables)}; have {[m.label for m in self._items]}")
+
+    def __contains__(self, key) -> bool:
+        try:
+            variables = _normalise_key(key)
+        except InputError:
+            return False
+        return any(m.variables == variables for m in self._items)
+
+    def keys(self) -> list:
+        return [m.key for m in self._items]
+
+    @property
+    def variables(self) -> tuple[str, ...]:
+        """Every column named by a margin, in first-seen order."""
+        seen: dict[str, None] = {}
+        for m in self._items:
+            seen.update(dict.fromkeys(m.variables))
+        return tuple(seen)
+
+    @property
+    def total(self) -> float:
+        return self._items[0].total
+
+    def categories(self, variable: str) -> pd.Index:
+        """The categories of ``variable``, in the order of the first margin that names it."""
+        for m in self._items:
+            if variable in m.variables:
+                return m.categories(variable)
+        raise KeyError(f"no margin names column '{variable}'; margins cover {list(self.variables)}")
+
+    def subset(self, keys) -> "Margins":
+        """A Margins with only the margins whose keys are given."""
+        wanted = [_normalise_key(k) for k in keys]
+        return Margins({m.key: m.values for m in self._items if m.variables in wanted}, name=self.name)
+
+    def shares(self) -> "Margins":
+        """The same margins divided by the total (a copy; the totals are kept on ``self``)."""
+        return Margins({m.key: m.values / m.total for m in self._items}, name=self.name)
+
+    def __repr__(self) -> str:
+        labels = ", ".join(m.label for m in self._items)
+        region = f" {self.name!r}" if self.name else ""
+        return f"<Margins{region}: {labels}; total {self.total:,.6g}>"
+
+    # -------------------------------------------------------- long-format I/O
+    def to_long(self) -> pd.DataFrame:
+        """Tidy long form: one row per cell, columns ``margin``, one per variable, ``value``.
+
+        Columns of variables not in a row's margin are empty. This is the format
+        that :func:`personacal.calibrate.read_margins` reads (add a region
+        column to hold several regions in one file).
+        """
+        rows = []
+        for m in self._items:
+            frame = m.values.reset_index()
+            frame.insert(0, "margin", m.label)
+            frame = frame.rename(columns={"target": "value"})
+            rows.append(frame)
+        out = pd.concat(rows, ignore_index=True)
+        columns = ["margin", *self.variables, "value"]
+        return out[columns]
+
+    @classmethod
+    def from_long(cls, frame: pd.DataFrame, *, name: str | None = None, **kwargs) -> "Margins":
+        """Inverse of :meth:`to_long` for one region (see ``read_margins`` for many)."""
+        for col in ("margin", "value"):
+            if col not in frame.columns:
+                raise InputError(
+                    f"margins table needs a '{col}' column; it has {list(frame.columns)} "
+                    "(format: margin, one column per variable, value)"
+                )
+        margins = {}
+        for label, block in frame.groupby("margin", sort=False):
+            variables = tuple(str(label).split(":"))
+            missing = [v for v in variables if v not in block.columns]
+            if missing:
+                raise InputError(f"margin '{label}' names columns {missing} that the margins table lacks")
+            empty = block[list(variables)].isna().any(axis=1)
+            if empty.any():
+                raise InputError(
+                    f"margin '{label}' has {int(empty.sum())} row(s) with an empty category in "
+                    f"{list(variables)}; fill every variable of the margin on each row"
+                )
+            if len(variables) == 1:
+                series = pd.Series(block["value"].to_numpy(), index=pd.Index(block[variables[0]], name=variables[0]))
+                margins[variables[0]] = series
+            else:
+                index = pd.MultiIndex.from_frame(block[list(variables)])
+                margins[variables] = pd.Series(block["value"].to_numpy(), index=index)
+        return cls(margins, name=name, **kwargs)
+
+    # ------------------------------------------------------------- validation
+    def _rescaled(self, anchor) -> tuple[Margin, ...]:
+        if isinstance(anchor, (int, float)) and not isinstance(anchor, bool):
+            target_total = float(anchor)
+        else:
+            variables = _normalise_key(anchor)
+            found = [m for m in self._items if m.variables == variables]
+            if not found:
+                raise InputError(
+                    f"`rescale_to` of Margins names margin {':'.join(variables)}, which is not among "
+                    f"{[m.label for m in self._items]}"
+                )
+            target_total = found[0].total
+        out = []
+        for m in self._items:
+            if m.total <= 0:
+                raise InvalidValueError(f"margin '{m.label}' sums to 0 and cannot be rescaled")
+            out.append(Margin(m.variables, m.values * (target_total / m.total)))
+        return tuple(out)
+
+    def _check_totals(self) -> None:
+        totals = {m.label: m.total for m in self._items}
+        ref = self._items[0].total
+        if ref <= 0:
+            raise InvalidValueError(f"margin '{self._items[0].label}' sums to 0; a population must be positive")
+        off = {k: v for k, v in totals.items() if abs(v - ref) > CONSISTENCY_RTOL * ref}
+        if off:
+            shown = ", ".join(f"'{k}' = {v:,.10g}" for k, v in totals.items())
+            raise MarginTotalsError(
+                f"margin totals disagree: {shown}{self._region_note()}. Pass rescale_to=<margin key> "
+                "to rescale all margins to one anchor, or give shares via Margins.from_shares(..., total=N)"
+            )
+
+    def _check_shared_variables(self) -> None:
+        for i, a in enumerate(self._items):
+            for b in self._items[i + 1 :]:
+                shared = tuple(v for v in a.variables if v in b.variables)
+                if not shared:
+                    continue
+                sa, sb = a.collapse(shared), b.collapse(shared)
+                cats_a, cats_b = set(sa.index), set(sb.index)
+                if cats_a != cats_b:
+                    only_a = sorted(map(repr, cats_a - cats_b))[:5]
+                    only_b = sorted(map(repr, cats_b - cats_a))[:5]
+                    raise MarginTotalsError(
+                        f"margins '{a.label}' and '{b.label}' list different categories of "
+                        f"{':'.join(shared)}: only in '{a.label}': {only_a}; only in '{b.label}': {only_b}"
+                        f"{self._region_note()}"
+                    )
+                diff = (sa - sb.reindex(sa.index)).abs()
+                scale = max(a.total, 1e-300)
+                if (diff > CONSISTENCY_RTOL * scale).any():
+                    worst = diff.idxmax()
+                    raise MarginTotalsError(
+                        f"margins '{a.label}' and '{b.label}' disagree on {':'.join(shared)} = {worst!r}: "
+                        f"{sa[worst]:,.10g} vs {sb[worst]:,.10g}{self._region_note()}. Make the sub-totals "
+                        "agree (or drop one margin); raking cannot meet contradictory targets"
+                    )
+
+    def _region_note(self) -> str:
+        return f" (region {self.name!r})" if self.name is not None else ""

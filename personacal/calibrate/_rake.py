@@ -1,0 +1,118 @@
+"""Unit-level raking to 1-D and multi-way margins."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from ._calibrate import calibrate_impl
+from ._checks import check_bounds, check_options, finish
+from ._encode import EncodedSample, cell_index, check_cells, check_design_weights, design_totals, encode_sample
+from ._feasibility import explain_nonconvergence
+from ._ipf_kernels import ipf_dense, rake_units
+from ._margins import Margins
+from ._regions import by_region
+from ._results import MarginCheck, WeightingResult
+
+__all__ = ["rake"]
+
+
+def rake(
+    sample: pd.DataFrame,
+    margins: Margins | dict,
+    *,
+    weights=None,
+    bounds: tuple[float, float] | None = None,
+    tol: float = 1e-10,
+    max_iter: int = 1000,
+    by: str | None = None,
+    on_nonconvergence: str = "raise",
+    progress: bool | None = None,
+) -> WeightingResult:
+    """Rake unit weights so that weighted totals hit every margin.
+
+    Parameters
+    ----------
+    sample
+        One row per unit; the margins' variables are categorical columns.
+    margins
+        A :class:`Margins`, or with ``by`` a mapping ``{region: Margins}``.
+    weights
+        Design weights d: None (all 1), a column name, a Series or an array.
+    bounds
+        ``(L, U)`` caps on g = w/d. Bounded raking is solved as R survey's
+        ``calibrate(..., calfun="raking", bounds=)`` (Newton on the multipliers).
+    tol
+        Largest allowed relative error |achieved − target| / target over all margin cells.
+    by
+        Column naming each row's region; margins must then be ``{region: Margins}``.
+    on_nonconvergence
+        ``"raise"`` (default) raises :class:`~personacal.errors.ConvergenceError`
+        carrying the last iterate; ``"warn"`` returns it with ``converged=False``.
+
+    Returns
+    -------
+    WeightingResult (or RegionalResult with ``by``).
+    """
+    check_options("rake", tol=tol, max_iter=max_iter, on_nonconvergence=on_nonconvergence)
+    if by is not None:
+        return by_region(
+            rake, sample, margins, by=by, label="rake", progress=progress,
+            weights=weights, bounds=bounds, tol=tol, max_iter=max_iter, on_nonconvergence=on_nonconvergence,
+        )
+    if check_bounds("rake", bounds) is not None:
+        return calibrate_impl(
+            sample, margins, method="raking", bounds=bounds, weights=weights, tol=tol,
+            max_iter=max_iter, on_nonconvergence=on_nonconvergence, label="rake (bounded)",
+        )
+    enc = encode_sample(sample, margins, func="rake")
+    d = check_design_weights(weights, sample, "rake")
+    w, n_iter, history, error, totals = _rake_arrays(enc, d, tol=tol, max_iter=max_iter)
+    result = WeightingResult(
+        weights=pd.Series(w, index=sample.index, name="weight"),
+        design_weights=pd.Series(d, index=sample.index, name="design_weight"),
+        converged=bool(error <= tol),
+        n_iter=n_iter,
+        history=history,
+        max_margin_error=error,
+        method="rake",
+        tol=tol,
+        margins=margins,
+        margin_check=MarginCheck(enc, totals),
+        region=margins.name,
+    )
+    if not result.converged:
+        explain_nonconvergence(enc, d, func="rake")
+    return finish(result, on_nonconvergence)
+
+
+def _rake_arrays(enc: EncodedSample, d: np.ndarray, *, tol: float, max_iter: int):
+    """Raked weights, collapsing units to cells when the cell grid is no larger than the sample."""
+    shape = enc.shape
+    margins = [(m.axes, np.nan_to_num(m.target)) for m in enc.margins]
+    if math.prod(shape) <= len(d):
+        cell = cell_index(enc.codes, shape)
+        seed = np.bincount(cell, weights=d, minlength=math.prod(shape)).reshape(shape)
+        check_cells(enc, [_dense_margin(seed, m.axes) for m in enc.margins], "rake")
+        fitted, n_iter, history, error = ipf_dense(seed, margins, tol=tol, max_iter=max_iter)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            g = np.where(seed > 0, fitted / seed, 1.0).ravel()
+        w = d * g[cell]
+        totals = [(_dense_margin(seed, m.axes), _dense_margin(fitted, m.axes)) for m in enc.margins]
+    else:
+        cell_of_unit = [enc.margin_codes(m) for m in enc.margins]
+        initial = design_totals(enc, d)
+        check_cells(enc, initial, "rake")
+        targets = [t.ravel() for _, t in margins]
+        w, n_iter, history, error = rake_units(d, cell_of_unit, targets, tol=tol, max_iter=max_iter)
+        totals = [(i, np.bincount(c, weights=w, minlength=i.size)) for i, c in zip(initial, cell_of_unit)]
+    return w, n_iter, history, error, totals
+
+
+def _dense_margin(table: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
+    """Flat totals of ``table`` over ``axes``, in the margin's own axis order."""
+    others = tuple(a for a in range(table.ndim) if a not in axes)
+    summed = table.sum(axis=others) if others else table
+    return np.transpose(summed, np.argsort(np.argsort(axes))).ravel()

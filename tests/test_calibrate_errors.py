@@ -1,0 +1,211 @@
+"""Bad input gets a typed error that names the culprit; never a false "converged"."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from personacal.calibrate import Margins, calibrate, ipf, min_distance, poststratify, rake, trim
+from personacal.errors import (
+    CalibrationError,
+    CategoryTypeError,
+    ConvergenceError,
+    ConvergenceWarning,
+    EmptyCategoryError,
+    InfeasibleBoundsError,
+    InputError,
+    InvalidValueError,
+    MarginTotalsError,
+    MissingValueError,
+    StructuralInfeasibilityError,
+    UnknownCategoryError,
+)
+
+
+@pytest.fixture
+def sample():
+    # 3 × 2 design with every cell occupied; hand-made so the cells are known.
+    a = ["x"] * 5 + ["y"] * 3 + ["z"] * 2
+    b = ["p", "q", "p", "q", "p", "q", "p", "q", "p", "q"]
+    return pd.DataFrame({"a": a, "b": b})
+
+
+@pytest.fixture
+def margins():
+    return Margins({"a": {"x": 30, "y": 30, "z": 40}, "b": {"p": 50, "q": 50}})
+
+
+def test_errors_share_one_hierarchy_with_codes():
+    for cls in (MarginTotalsError, EmptyCategoryError, UnknownCategoryError, InvalidValueError,
+                MissingValueError, StructuralInfeasibilityError, InfeasibleBoundsError, ConvergenceError):
+        assert issubclass(cls, CalibrationError) and issubclass(cls, ValueError)
+        assert cls.code and cls.code != CalibrationError.code
+
+
+def test_margin_totals_disagree():
+    with pytest.raises(MarginTotalsError, match=r"'a' = 100.*'b' = 90.*rescale_to"):
+        Margins({"a": {"x": 50, "y": 50}, "b": {"p": 45, "q": 45}})
+
+
+def test_margin_totals_rescaled_explicitly():
+    m = Margins({"a": {"x": 50, "y": 50}, "b": {"p": 45, "q": 45}}, rescale_to="a")
+    assert m["b"].tolist() == [50.0, 50.0]
+
+
+def test_shares_need_an_explicit_total_and_sum_to_one():
+    m = Margins.from_shares({"a": {"x": 0.25, "y": 0.75}, "b": {"p": 0.5, "q": 0.5}}, total=200)
+    assert m["a"].tolist() == [50.0, 150.0]
+    with pytest.raises(MarginTotalsError, match=r"shares of margin 'a' sum to 0.9.*normalize=True"):
+        Margins.from_shares({"a": {"x": 0.2, "y": 0.7}}, total=10)
+
+
+def test_multiway_margin_must_agree_with_one_way():
+    joint = pd.Series([20, 30, 25, 25], index=pd.MultiIndex.from_product([["x", "y"], ["p", "q"]], names=["a", "b"]))
+    with pytest.raises(MarginTotalsError, match=r"'a:b' and 'a' disagree on a = 'x'"):
+        Margins({("a", "b"): joint, "a": {"x": 40, "y": 60}})
+
+
+@pytest.mark.parametrize("bad", [np.nan, -1.0, np.inf])
+def test_invalid_target_values(bad):
+    with pytest.raises(InvalidValueError, match=r"margin 'a' has NaN, negative or infinite totals: 'y'="):
+        Margins({"a": {"x": 1.0, "y": bad}})
+
+
+def test_target_category_without_sample_rows(sample):
+    m = Margins({"a": {"x": 30, "y": 30, "z": 30, "w": 10}})
+    with pytest.raises(EmptyCategoryError, match=r"margin 'a' has target\(s\) for \[\"a='w'\"\] but no sample rows"):
+        rake(sample, m)
+
+
+def test_sample_category_absent_from_targets(sample):
+    m = Margins({"a": {"x": 50, "y": 50}})
+    with pytest.raises(UnknownCategoryError, match=r"column 'a' has categories absent from the targets: 'z'"):
+        rake(sample, m)
+
+
+def test_string_one_does_not_silently_match_int_one():
+    sample = pd.DataFrame({"k": [1, 2, 1, 2]})
+    m = Margins({"k": {"1": 5.0, "2": 5.0}})
+    with pytest.raises(CategoryTypeError, match=r"column 'k' holds number values such as 1 but the margins use str"):
+        rake(sample, m)
+
+
+def test_nan_in_calibration_column(margins):
+    sample = pd.DataFrame({"a": ["x", "y", None, "z"], "b": ["p", "q", "p", "q"]})
+    with pytest.raises(MissingValueError, match=r"column 'a' has 1 missing value"):
+        rake(sample, margins)
+
+
+def test_nan_in_categorical_column(margins):
+    sample = pd.DataFrame({"a": pd.Categorical(["x", "y", None, "z"]), "b": ["p", "q", "p", "q"]})
+    with pytest.raises(MissingValueError, match=r"column 'a' has 1 missing value"):
+        rake(sample, margins)
+
+
+@pytest.mark.parametrize("bad", [np.nan, -2.0, np.inf])
+def test_bad_design_weights(sample, margins, bad):
+    d = np.ones(len(sample))
+    d[3] = bad
+    with pytest.raises(InvalidValueError, match=r"`weights` of rake has 1 NaN, negative or infinite value"):
+        rake(sample, margins, weights=d)
+
+
+def test_structural_infeasibility_named(margins):
+    # Only cells (x,p), (y,q), (z,q): 'p' can only come from 'x', but x = 30 and p = 50.
+    sample = pd.DataFrame({"a": ["x", "y", "z"], "b": ["p", "q", "q"]})
+    with pytest.raises(StructuralInfeasibilityError, match=r"Conflicting margin cells: .*'a' = 'x'|'b' = 'p'"):
+        rake(sample, margins)
+
+
+def test_ipf_zero_seed_support_is_structural():
+    seed = pd.Series([1.0, 0.0, 0.0, 0.0], index=pd.MultiIndex.from_product([["x", "y"], ["p", "q"]], names=["a", "b"]))
+    m = Margins({"a": {"x": 5, "y": 5}})
+    with pytest.raises(StructuralInfeasibilityError, match=r"margin 'a' has positive targets for \(a='y'\)"):
+        ipf(seed, m)
+
+
+def test_infeasible_bounds_named(sample, margins):
+    with pytest.raises(InfeasibleBoundsError, match=r"no weights with 0.9 <= g <= 1.1.*'a' = '") as info:
+        calibrate(sample, margins, method="raking", bounds=(0.9, 1.1))
+    assert info.value.conflicting
+
+
+def test_bounds_must_contain_one(sample, margins):
+    with pytest.raises(InfeasibleBoundsError, match=r"0 <= L <= 1 <= U"):
+        calibrate(sample, margins, bounds=(1.2, 3))
+
+
+def test_logit_needs_finite_bounds(sample, margins):
+    with pytest.raises(InputError, match=r"method='logit' of calibrate needs finite bounds"):
+        calibrate(sample, margins, method="logit")
+
+
+def test_nonconvergence_raises_by_default(sample, margins):
+    with pytest.raises(ConvergenceError, match=r"rake did not converge within 1 iterations.*worst cell") as info:
+        rake(sample, margins, max_iter=1)
+    assert info.value.result is not None and info.value.result.converged is False
+
+
+def test_nonconvergence_warn_keeps_last_iterate(sample, margins):
+    with pytest.warns(ConvergenceWarning, match=r"did not converge"):
+        result = rake(sample, margins, max_iter=1, on_nonconvergence="warn")
+    assert result.converged is False
+    assert result.max_margin_error > result.tol
+    assert "NOT CONVERGED" in str(result.summary())
+
+
+def test_min_distance_names_conflicts_and_returns_closest(sample, margins):
+    with pytest.raises(InfeasibleBoundsError, match=r"Conflicting margin cells"):
+        min_distance(sample, margins, bounds=(0.95, 1.05))
+    closest = min_distance(sample, margins, bounds=(0.95, 1.05), on_infeasible="closest")
+    assert closest.converged is False
+    assert "conflicting margin cells" in closest.notes[0]
+    g = closest.g.to_numpy()
+    assert g.min() >= 0.95 - 1e-9 and g.max() <= 1.05 + 1e-9
+
+
+def test_trim_infeasible_cap_named(sample, margins):
+    with pytest.raises(InfeasibleBoundsError, match=r"no weights in \[0, 11\] meet every target"):
+        trim(sample, margins, max_weight=11)
+
+
+def test_poststratify_empty_and_unknown_strata(sample):
+    table = pd.Series({"x": 50.0, "y": 50.0}).rename_axis("a")
+    with pytest.raises(UnknownCategoryError, match=r"'z'"):
+        poststratify(sample, table)
+    table = pd.Series({"x": 40.0, "y": 40.0, "z": 10.0, "w": 10.0}).rename_axis("a")
+    with pytest.raises(EmptyCategoryError, match=r"a='w'"):
+        poststratify(sample, table)
+
+
+def test_missing_column(sample):
+    with pytest.raises(InputError, match=r"margins name column\(s\) \['c'\] that the sample lacks"):
+        rake(sample, Margins({"c": {"1": 3.0}}))
+
+
+def test_by_region_unknown_and_empty_regions(sample, margins):
+    sample = sample.assign(state=["CA"] * 5 + ["WY"] * 5)
+    with pytest.raises(UnknownCategoryError, match=r"regions without margins: \['WY'\]"):
+        rake(sample, {"CA": margins}, by="state")
+    with pytest.raises(EmptyCategoryError, match=r"region\(s\) \['TX'\] that have no sample rows"):
+        rake(sample, {"CA": margins, "WY": margins, "TX": margins}, by="state")
+
+
+def test_bad_options(sample, margins):
+    with pytest.raises(InputError, match=r"`tol` of rake must be a positive finite number"):
+        rake(sample, margins, tol=0)
+    with pytest.raises(InputError, match=r"`on_nonconvergence` of rake must be one of"):
+        rake(sample, margins, on_nonconvergence="ignore")
+    with pytest.raises(InputError, match=r"`method` of calibrate must be one of"):
+        calibrate(sample, margins, method="probit")
+
+
+def test_input_is_never_modified(sample, margins):
+    before = sample.copy()
+    d = np.linspace(5, 15, len(sample))
+    d_before = d.copy()
+    rake(sample, margins, weights=d)
+    calibrate(sample, margins, method="logit", bounds=(0.2, 5), weights=d)
+    pd.testing.assert_frame_equal(sample, before)
+    np.testing.assert_array_equal(d, d_before)

@@ -1,0 +1,169 @@
+"""Invariances and properties of the calibration methods (hypothesis-generated problems)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from personacal.calibrate import Margins, calibrate, integerize, ipf, rake
+from personacal.calibrate._encode import encode_sample
+from personacal.calibrate._ipf_kernels import rake_units
+
+LEVELS = {"a": ["a0", "a1", "a2"], "b": ["b0", "b1"], "c": ["c0", "c1", "c2", "c3"]}
+
+
+@st.composite
+def problems(draw):
+    """A sample with every cell of the grid occupied, and positive 1-D targets with equal totals.
+
+    Occupying every cell keeps the targets reachable; sparse samples can make
+    1-D targets infeasible (tested in test_calibrate_errors).
+    """
+    seed = draw(st.integers(0, 2**31 - 1))
+    n = draw(st.integers(30, 300))
+    rng = np.random.default_rng(seed)
+    sample = pd.DataFrame({v: rng.choice(levels, n) for v, levels in LEVELS.items()})
+    grid = pd.MultiIndex.from_product(LEVELS.values(), names=list(LEVELS)).to_frame(index=False)
+    sample = pd.concat([grid, sample], ignore_index=True)
+    total = float(draw(st.integers(100, 10_000)))
+    margins = {v: dict(zip(levels, rng.dirichlet(np.full(len(levels), 3.0)) * total)) for v, levels in LEVELS.items()}
+    d = rng.uniform(0.5, 3.0, len(sample))
+    return sample, Margins(margins), d, rng
+
+
+def _weighted_margins(sample, weights, variable):
+    return pd.Series(np.asarray(weights), index=sample.index).groupby(sample[variable].to_numpy()).sum()
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(problems())
+def test_raked_weights_hit_every_target(problem):
+    sample, margins, d, _ = problem
+    result = rake(sample, margins, weights=d, tol=1e-9)
+    for v in LEVELS:
+        achieved = _weighted_margins(sample, result.weights, v)
+        target = margins[v]
+        np.testing.assert_allclose(achieved.reindex(target.index), target, rtol=1e-8)
+    assert result.max_margin_error <= 1e-9
+
+
+@settings(max_examples=25, deadline=None)
+@given(problems())
+def test_rake_is_invariant_to_row_order(problem):
+    sample, margins, d, rng = problem
+    order = rng.permutation(len(sample))
+    first = rake(sample, margins, weights=d, tol=1e-12).weights
+    shuffled = rake(sample.iloc[order], margins, weights=d[order], tol=1e-12).weights
+    np.testing.assert_allclose(shuffled.reindex(first.index), first, rtol=1e-9)
+
+
+@settings(max_examples=25, deadline=None)
+@given(problems(), st.sampled_from(["linear", "raking"]))
+def test_calibrate_is_invariant_to_row_order_and_leaves_input_alone(problem, method):
+    sample, margins, d, rng = problem
+    before, d_before = sample.copy(), d.copy()
+    first = calibrate(sample, margins, method=method, weights=d, tol=1e-11).weights
+    pd.testing.assert_frame_equal(sample, before)
+    np.testing.assert_array_equal(d, d_before)
+    order = rng.permutation(len(sample))
+    shuffled = calibrate(sample.iloc[order], margins, method=method, weights=d[order], tol=1e-11).weights
+    np.testing.assert_allclose(shuffled.reindex(first.index), first, rtol=1e-8)
+
+
+@settings(max_examples=20, deadline=None)
+@given(problems())
+def test_unit_level_kernel_equals_collapsed_path(problem):
+    """rake() collapses units to cells here; the unit-level kernel must agree."""
+    sample, margins, d, _ = problem
+    enc = encode_sample(sample, margins, func="test")
+    cells = [enc.margin_codes(m) for m in enc.margins]
+    targets = [m.target.ravel() for m in enc.margins]
+    w_units, *_ = rake_units(d, cells, targets, tol=1e-12, max_iter=1000)
+    collapsed = rake(sample, margins, weights=d, tol=1e-12).weights.to_numpy()
+    np.testing.assert_allclose(w_units, collapsed, rtol=1e-9)
+
+
+def test_raking_calibration_equals_rake(rng):
+    sample = pd.DataFrame({v: rng.choice(levels, 400) for v, levels in LEVELS.items()})
+    margins = Margins({v: dict(zip(levels, rng.dirichlet(np.ones(len(levels))) * 1000)) for v, levels in LEVELS.items()})
+    np.testing.assert_allclose(
+        calibrate(sample, margins, method="raking", tol=1e-12).weights, rake(sample, margins, tol=1e-12).weights, rtol=1e-9
+    )
+
+
+def test_unit_weights_and_unit_design_weights_agree(rng):
+    sample = pd.DataFrame({v: rng.choice(levels, 200) for v, levels in LEVELS.items()})
+    margins = Margins({v: dict(zip(levels, np.full(len(levels), 600 / len(levels)))) for v, levels in LEVELS.items()})
+    np.testing.assert_allclose(rake(sample, margins).weights, rake(sample, margins, weights=np.ones(200)).weights)
+
+
+def test_rake_is_idempotent(rng):
+    sample = pd.DataFrame({v: rng.choice(levels, 300) for v, levels in LEVELS.items()})
+    margins = Margins({v: dict(zip(levels, rng.dirichlet(np.ones(len(levels))) * 900)) for v, levels in LEVELS.items()})
+    first = rake(sample, margins, tol=1e-12)
+    again = rake(sample, margins, weights=first.weights, tol=1e-12)
+    np.testing.assert_allclose(again.weights, first.weights, rtol=1e-10)
+    assert again.n_iter == 0
+
+
+def test_two_way_margin_by_hand():
+    """2×2 table raked to 1-D margins: the fitted table is known in closed form.
+
+    Seed [[1, 1], [1, 1]] with row totals (30, 70) and column totals (40, 60):
+    with a uniform seed the fit is the product of the margins / total,
+    i.e. [[12, 18], [28, 42]].
+    """
+    seed = pd.Series(1.0, index=pd.MultiIndex.from_product([["r0", "r1"], ["c0", "c1"]], names=["r", "c"]))
+    result = ipf(seed, Margins({"r": {"r0": 30, "r1": 70}, "c": {"c0": 40, "c1": 60}}))
+    assert result.table.tolist() == pytest.approx([12, 18, 28, 42], rel=1e-12)
+
+
+def test_by_region_equals_separate_calls(rng):
+    sample = pd.DataFrame({v: rng.choice(levels, 300) for v, levels in LEVELS.items()})
+    sample["state"] = rng.choice(["CA", "WY", "TX"], len(sample))
+    margins = {
+        s: Margins({v: dict(zip(levels, rng.dirichlet(np.ones(len(levels))) * 1000)) for v, levels in LEVELS.items()}, name=s)
+        for s in ["CA", "WY", "TX"]
+    }
+    combined = rake(sample, margins, by="state", tol=1e-12)
+    assert combined.converged and set(combined.results) == {"CA", "WY", "TX"}
+    for s in ["CA", "WY", "TX"]:
+        part = sample[sample.state == s]
+        np.testing.assert_allclose(combined.weights[part.index], rake(part, margins[s], tol=1e-12).weights, rtol=1e-12)
+    assert list(combined.region_table().index) == ["CA", "WY", "TX"]
+    assert "Per region" in str(combined.summary())
+
+
+def test_summary_and_frame_are_readable(rng):
+    sample = pd.DataFrame({v: rng.choice(levels, 300) for v, levels in LEVELS.items()})
+    margins = Margins({v: dict(zip(levels, rng.dirichlet(np.ones(len(levels))) * 900)) for v, levels in LEVELS.items()})
+    result = rake(sample, margins)
+    text = str(result.summary())
+    for needle in ("converged", "Kish effective sample size", "design effect", "max/min weight ratio", "Per margin"):
+        assert needle in text
+    assert "<table>" in result.summary()._repr_html_()
+    frame = result.to_frame()
+    assert list(frame.columns[:6]) == ["margin", "category", "target", "initial", "achieved", "rel_error"]
+    assert len(frame) == sum(len(v) for v in LEVELS.values())
+    # ASMD after raking is ~0; before, the sample is unbalanced.
+    assert frame["asmd_after"].max() < 1e-8 < frame["asmd_before"].max()
+
+
+def test_shares_and_categorical_columns(rng):
+    n = 500
+    sample = pd.DataFrame({"a": pd.Categorical(rng.choice(["a1", "a0"], n), categories=["a1", "a0"])})
+    margins = Margins.from_shares({"a": {"a0": 0.3, "a1": 0.7}}, total=1000)
+    result = rake(sample, margins)
+    assert _weighted_margins(sample, result.weights, "a").to_dict() == pytest.approx({"a0": 300, "a1": 700})
+
+
+def test_integerize_keeps_totals_and_rounds_each_cell_to_floor_or_ceil(rng):
+    values = pd.Series(rng.uniform(0, 5, 200))
+    result = integerize(values, random_state=3)
+    assert result.counts.sum() == round(values.sum())
+    assert ((result.counts == np.floor(values)) | (result.counts == np.ceil(values))).all()
+    again = integerize(values, random_state=3)
+    pd.testing.assert_series_equal(result.counts, again.counts)
