@@ -5,6 +5,7 @@ from ._diagnostics import asmd, design_effect, kish_ess, weight_ratio
 from ._io import read_margins
 from ._integerize import IntegerizeResult, integerize
 from ._ipf import ipf
+from ._joint import JointResult, reconstruct_joint
 from ._margins import Margin, Margins
 from ._min_distance import min_distance
 from ._poststratify import poststratify
@@ -22,6 +23,8 @@ __all__ = [
     "poststratify",
     "trim",
     "integerize",
+    "reconstruct_joint",
+    "JointResult",
     "read_margins",
     "WeightingResult",
     "TableResult",

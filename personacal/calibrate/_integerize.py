@@ -6,12 +6,14 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
+from scipy.optimize import Bounds, LinearConstraint, milp
 
 from .._random import check_random_state
 from .._summary import Summary
-from ..errors import InputError, InvalidValueError
+from ..errors import ConvergenceError, InputError, InvalidValueError
 
-__all__ = ["integerize", "IntegerizeResult", "trs_round"]
+__all__ = ["integerize", "IntegerizeResult", "trs_round", "largest_remainder", "controlled_round"]
 
 
 def trs_round(values: np.ndarray, total: int, rng: np.random.Generator) -> np.ndarray:
@@ -30,6 +32,64 @@ def trs_round(values: np.ndarray, total: int, rng: np.random.Generator) -> np.nd
         chosen = rng.choice(len(values), size=missing, replace=False, p=p)
         out[chosen] += 1
     return out
+
+
+def largest_remainder(values: np.ndarray, total: int) -> np.ndarray:
+    """Hamilton rounding: floors, plus one for the largest remainders until the sum is ``total``."""
+    floors = np.floor(values).astype(np.int64)
+    missing = int(total - floors.sum())
+    if missing > 0:
+        floors[np.argsort(-(values - floors), kind="stable")[:missing]] += 1
+    return floors
+
+
+def controlled_round(expected: np.ndarray, groups: list[np.ndarray], rng: np.random.Generator,
+                     *, time_limit: float = 20.0) -> np.ndarray:
+    """Round cell counts to floor or ceil so that each grouping's totals are rounded as well.
+
+    ``groups[j][c]`` is cell c's category in grouping j (e.g. its age group).
+    Each grouping's integer targets come from largest-remainder rounding of
+    its expected totals; a small mixed-integer programme (SciPy's HiGHS) picks
+    which cells to round up so every grouping hits its targets, or misses by
+    the fewest persons when integers cannot hit them all. Ties are broken at
+    random (``rng``), favouring cells with larger remainders, so the draw is
+    still a sample rather than a fixed rounding.
+    """
+    floors = np.floor(expected)
+    frac = expected - floors
+    total = int(round(expected.sum()))
+    n_cells = len(expected)
+    members, targets, slacks = [], [], []
+    for codes in groups:
+        k = int(codes.max()) + 1
+        target_k = largest_remainder(np.bincount(codes, weights=expected, minlength=k), total)
+        members.append(sp.csr_matrix((np.ones(n_cells), (codes, np.arange(n_cells))), shape=(k, n_cells)))
+        targets.append(target_k - np.bincount(codes, weights=floors, minlength=k))
+        eye = sp.identity(k, format="csr")
+        slacks.append(sp.hstack([eye, -eye]))  # over- and under-shoot of each category
+    a = sp.hstack([sp.vstack(members), sp.block_diag(slacks)], format="csr")
+    n_slack = a.shape[1] - n_cells
+    sum_row = sp.hstack([sp.csr_matrix(np.ones((1, n_cells))), sp.csr_matrix((1, n_slack))], format="csr")
+    needed = total - floors.sum()
+    constraints = [
+        LinearConstraint(a, np.concatenate(targets), np.concatenate(targets)),
+        LinearConstraint(sum_row, needed, needed),
+    ]
+    jitter = rng.uniform(0.0, 1e-3, n_cells)
+    cost = np.concatenate([(0.5 - frac) * 1e-2 - jitter * 1e-2, np.full(n_slack, 1.0)])
+    upper = np.concatenate([(frac > 0).astype(float), np.full(n_slack, np.inf)])
+    result = milp(
+        cost,
+        constraints=constraints,
+        integrality=np.concatenate([np.ones(n_cells), np.zeros(n_slack)]),
+        bounds=Bounds(np.zeros(n_cells + n_slack), upper),
+        options={"time_limit": time_limit, "presolve": True},
+    )
+    if result.x is None:
+        raise ConvergenceError(
+            f"controlled rounding found no solution ({result.message}); raise time_limit or use draw='multinomial'"
+        )
+    return floors.astype(np.int64) + np.round(result.x[:n_cells]).astype(np.int64)
 
 
 @dataclass(frozen=True)
