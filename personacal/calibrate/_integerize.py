@@ -51,20 +51,22 @@ def controlled_round(expected: np.ndarray, groups: list[np.ndarray], rng: np.ran
     Each grouping's integer targets come from largest-remainder rounding of
     its expected totals; a small mixed-integer programme (SciPy's HiGHS) picks
     which cells to round up so every grouping hits its targets, or misses by
-    the fewest persons when integers cannot hit them all. Ties are broken at
-    random (``rng``), favouring cells with larger remainders, so the draw is
-    still a sample rather than a fixed rounding.
+    the fewest persons when integers cannot hit them all. Among those, it keeps
+    as many round-ups of an unbiased truncate-replicate-sample draw (``rng``) as
+    it can, so the result is still a random sample, not a fixed rounding.
     """
     floors = np.floor(expected)
-    frac = expected - floors
     total = int(round(expected.sum()))
-    n_cells = len(expected)
+    free = np.flatnonzero(expected > floors)  # only fractional cells can round up
+    frac = (expected - floors)[free]
+    n_cells = len(free)
     members, targets, slacks = [], [], []
-    for codes in groups:
-        k = int(codes.max()) + 1
-        target_k = largest_remainder(np.bincount(codes, weights=expected, minlength=k), total)
+    for all_codes in groups:
+        k = int(all_codes.max()) + 1
+        codes = all_codes[free]
+        target_k = largest_remainder(np.bincount(all_codes, weights=expected, minlength=k), total)
         members.append(sp.csr_matrix((np.ones(n_cells), (codes, np.arange(n_cells))), shape=(k, n_cells)))
-        targets.append(target_k - np.bincount(codes, weights=floors, minlength=k))
+        targets.append(target_k - np.bincount(all_codes, weights=floors, minlength=k))
         eye = sp.identity(k, format="csr")
         slacks.append(sp.hstack([eye, -eye]))  # over- and under-shoot of each category
     a = sp.hstack([sp.vstack(members), sp.block_diag(slacks)], format="csr")
@@ -75,9 +77,11 @@ def controlled_round(expected: np.ndarray, groups: list[np.ndarray], rng: np.ran
         LinearConstraint(a, np.concatenate(targets), np.concatenate(targets)),
         LinearConstraint(sum_row, needed, needed),
     ]
-    jitter = rng.uniform(0.0, 1e-3, n_cells)
-    cost = np.concatenate([(0.5 - frac) * 1e-2 - jitter * 1e-2, np.full(n_slack, 1.0)])
-    upper = np.concatenate([(frac > 0).astype(float), np.full(n_slack, np.inf)])
+    # Start from an unbiased truncate-replicate-sample draw and change as few of its
+    # round-ups as the margins need; a person of slack costs more than every change.
+    drawn = trs_round(frac, int(round(needed)), rng) > 0
+    cost = np.concatenate([np.where(drawn, -1.0, 1.0), np.full(n_slack, 2.0 * n_cells + 1.0)])
+    upper = np.concatenate([np.ones(n_cells), np.full(n_slack, np.inf)])
     result = milp(
         cost,
         constraints=constraints,
@@ -89,7 +93,9 @@ def controlled_round(expected: np.ndarray, groups: list[np.ndarray], rng: np.ran
         raise ConvergenceError(
             f"controlled rounding found no solution ({result.message}); raise time_limit or use draw='multinomial'"
         )
-    return floors.astype(np.int64) + np.round(result.x[:n_cells]).astype(np.int64)
+    counts = floors.astype(np.int64)
+    counts[free] += np.round(result.x[:n_cells]).astype(np.int64)
+    return counts
 
 
 @dataclass(frozen=True)

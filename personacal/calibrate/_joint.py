@@ -51,6 +51,8 @@ class JointResult:
     interval: float | None = None
     diagnostics: pd.DataFrame | None = None
     notes: tuple[str, ...] = field(default=())
+    #: ``"bayes"`` only: the ArviZ InferenceData (``share`` holds the cell-share draws).
+    posterior: object | None = field(default=None, repr=False, compare=False)
 
     @property
     def multi_region(self) -> bool:
@@ -148,6 +150,16 @@ def seed_table(seed, variables: tuple[str, ...], *, weights: str | None = None, 
     return grouped.groupby(level=list(variables), sort=False).sum()
 
 
+def _spread(seed: pd.Series, margins: Margins, variables, extra) -> pd.Series:
+    """Cross the seed with every category of the variables it lacks, splitting each cell evenly."""
+    levels = [margins.categories(v) for v in extra]
+    grid = pd.MultiIndex.from_product(levels, names=list(extra))
+    cells = len(grid)
+    frame = seed.rename("count").reset_index().merge(grid.to_frame(index=False), how="cross")
+    frame["count"] /= cells
+    return frame.set_index(list(variables))["count"]
+
+
 def _independent(margins: Margins, variables: tuple[str, ...]) -> pd.Series:
     total = margins.total
     shares = []
@@ -188,6 +200,7 @@ def reconstruct_joint(
     seed_weights: str | None = None,
     mapping: Mapping | None = None,
     smoothing: float = 0.0,
+    independent_of_seed: tuple[str, ...] = (),
     tol: float = 1e-8,
     max_iter: int = 2000,
     progress: bool | None = None,
@@ -214,6 +227,11 @@ def reconstruct_joint(
         (0 = pure seed). Seed cells that are zero stay zero under IPF, so a sparse
         seed can make targets unreachable; a small smoothing (e.g. 0.01) gives
         every cell a little mass, at the cost of a little of the seed's structure.
+    independent_of_seed
+        Variables the seed lacks. They are spread evenly over the seed's cells, so
+        they relate to the seed's variables only through the multi-way margins
+        that name them (e.g. a (race, Hispanic origin) cross-tab); a seed lacking
+        any other variable is an error.
     """
     if method not in METHODS:
         raise InputError(f"`method` of reconstruct_joint must be one of {METHODS}; got {method!r}")
@@ -225,7 +243,8 @@ def reconstruct_joint(
         raise InputError("`margins` of reconstruct_joint must be a Margins or a non-empty {region: Margins}")
     first = next(iter(by_region.values()))
     variables = tuple(variables or first.variables)
-    for region, m in by_region.items():
+    # The hierarchical model fills a region's missing margins from the other regions.
+    for region, m in by_region.items() if method != "bayes" else ():
         missing = [v for v in variables if v not in m.variables]
         if missing:
             raise InputError(f"margins of region {region!r} lack variable(s) {missing}")
@@ -233,7 +252,15 @@ def reconstruct_joint(
         raise InputError(f"method={method!r} of reconstruct_joint needs a `seed` (joint Series or microdata)")
     if method != "independent" and bayes_options and method != "bayes":
         raise InputError(f"options {sorted(bayes_options)} are only for method='bayes'")
-    seed_counts = seed_table(seed, variables, weights=seed_weights, mapping=mapping) if seed is not None else None
+    unknown_extra = [v for v in independent_of_seed if v not in variables]
+    if unknown_extra:
+        raise InputError(f"`independent_of_seed` names {unknown_extra}, which are not among the variables {list(variables)}")
+    seed_variables = tuple(v for v in variables if v not in independent_of_seed)
+    seed_counts = None
+    if seed is not None:
+        seed_counts = seed_table(seed, seed_variables, weights=seed_weights, mapping=mapping)
+        if independent_of_seed:
+            seed_counts = _spread(seed_counts, first, variables, independent_of_seed)
 
     if method == "bayes":
         from ._joint_bayes import fit_bayes_joint

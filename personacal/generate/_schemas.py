@@ -1,0 +1,83 @@
+"""Pydantic schemas of the LLM-written persona tiers.
+
+The categorical fields use fixed vocabularies so that a tier's personas can be
+raked toward real survey targets (party ID and ideology from ANES/GSS/Pew)
+without guessing how free text maps onto categories.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "IDEOLOGY",
+    "PARTY_ID",
+    "RELIGIOSITY",
+    "ObjectiveTabular",
+    "SubjectiveTabular",
+    "Descriptive",
+    "BigFive",
+    "TIER_SCHEMAS",
+]
+
+IDEOLOGY = ("very liberal", "liberal", "moderate", "conservative", "very conservative")
+PARTY_ID = ("Democrat", "Republican", "Independent", "Other")
+RELIGIOSITY = ("not religious", "somewhat religious", "very religious")
+COMMUTE = ("drive alone", "carpool", "public transit", "walk or bike", "work from home", "not working")
+
+Ideology = Literal["very liberal", "liberal", "moderate", "conservative", "very conservative"]
+PartyId = Literal["Democrat", "Republican", "Independent", "Other"]
+Religiosity = Literal["not religious", "somewhat religious", "very religious"]
+Commute = Literal["drive alone", "carpool", "public transit", "walk or bike", "work from home", "not working"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ObjectiveTabular(_Strict):
+    """Measurable facts the census table does not carry."""
+
+    occupation: str = Field(..., min_length=2, max_length=80, description="job title, or 'not working'")
+    industry: str = Field(..., min_length=2, max_length=80)
+    household_size: int = Field(..., ge=1, le=15)
+    number_of_children: int = Field(..., ge=0, le=12)
+    commute: Commute
+    years_at_current_address: int = Field(..., ge=0, le=90)
+    owns_home: bool
+
+
+class BigFive(_Strict):
+    """Big Five traits on a 1-5 scale."""
+
+    openness: int = Field(..., ge=1, le=5)
+    conscientiousness: int = Field(..., ge=1, le=5)
+    extraversion: int = Field(..., ge=1, le=5)
+    agreeableness: int = Field(..., ge=1, le=5)
+    neuroticism: int = Field(..., ge=1, le=5)
+
+
+class SubjectiveTabular(_Strict):
+    """Attitudes and personality: the attributes the seed paper found skewed."""
+
+    ideology: Ideology
+    party_id: PartyId
+    religiosity: Religiosity
+    big_five: BigFive
+    core_values: list[str] = Field(..., min_length=1, max_length=5)
+    interests: list[str] = Field(..., min_length=1, max_length=6)
+
+
+class Descriptive(_Strict):
+    """A free-text narrative in the persona's own voice."""
+
+    narrative: str = Field(..., min_length=40, max_length=4000)
+
+
+TIER_SCHEMAS: dict[str, type[BaseModel]] = {
+    "objective": ObjectiveTabular,
+    "subjective": SubjectiveTabular,
+    "descriptive": Descriptive,
+}
