@@ -4,12 +4,15 @@
 - :func:`election_errors` -- per-state two-party share errors, lean and winner accuracy
 - :func:`composition_error` -- persona composition vs census margins (1-D and joint)
 - :func:`bootstrap` -- persona bootstrap (weights attached, optionally stratified)
+- :func:`compare` -- raw vs calibrated personas, per tier; :func:`write_report` -- HTML report of it
 """
 
 from ._alignment import AlignmentResult, alignment
 from ._bootstrap import BootstrapResult, bootstrap
+from ._compare import Comparison, compare
 from ._composition import CompositionResult, composition_error
 from ._elections import ElectionResult, election_errors
+from ._report import write_report
 from ._wasserstein import normalized_wasserstein
 
 __all__ = [
@@ -22,4 +25,7 @@ __all__ = [
     "bootstrap",
     "BootstrapResult",
     "normalized_wasserstein",
+    "compare",
+    "Comparison",
+    "write_report",
 ]

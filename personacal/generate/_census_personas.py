@@ -24,8 +24,15 @@ def _state_codes(state: str | Sequence[str]) -> list[str]:
 
 
 def state_margins(state: str, *, anchor: str = "acs") -> Margins:
-    """A state's persona margins: 1-D ACS margins plus the (race4, race_eth) cross-tab."""
-    base = census_margins(state, variables=["sex", "age", "race4", "race_eth", "education3", "employment3"], anchor=anchor)
+    """A state's persona margins: 1-D ACS margins plus the (race4, race_eth) cross-tab.
+
+    With ``anchor="pep"`` the totals come from PEP 2023 and the true two-way
+    (age, sex) table of PEP is added.
+    """
+    variables = ["sex", "age", "race4", "race_eth", "education3", "employment3"]
+    if anchor == "pep":
+        variables.append(("age", "sex"))
+    base = census_margins(state, variables=variables, anchor=anchor)
     margins = {m.key: m.values for m in base if m.key != "race_eth"}
     margins[("race4", "race_eth")] = race_by_ethnicity(base)
     return Margins(margins, name=base.name)

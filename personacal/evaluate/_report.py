@@ -1,0 +1,157 @@
+"""A small self-contained HTML report of a raw-vs-calibrated :class:`Comparison`.
+
+The folder gets ``index.html`` and one PNG per figure; the page links only
+those files (relative paths), so the folder can be zipped or served as is.
+Nothing is computed here that the comparison does not hold: figures that
+cannot be drawn and the reasons why are listed under "Notes".
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from collections.abc import Sequence
+from importlib.resources import files
+from pathlib import Path
+from string import Template
+
+import pandas as pd
+
+from .._summary import _fmt_float
+from ..errors import InputError
+from ._comparison import FIGURES, Comparison
+
+__all__ = ["write_report"]
+
+logger = logging.getLogger(__name__)
+
+TITLES = {
+    "states": "Simulated vs actual vote share by state",
+    "alignment_by_tier": "Alignment per persona tier",
+    "alignment": "Alignment before and after calibration",
+    "lean": "Partisan lean",
+    "questions": "Alignment per question",
+    "composition": "Composition of the persona pool",
+    "weights": "Weight diagnostics",
+}
+
+
+def _reading(comparison: Comparison, name: str) -> str:
+    """The "how to read this" paragraph of one figure."""
+    ci = (f" Whiskers are {comparison.ci:.0%} percentile bootstrap intervals over personas "
+          f"({comparison.n_boot} replicates); they describe each version separately, not the change."
+          if comparison.n_boot else " No intervals are drawn: no bootstrap was run.")
+    tiers = " One panel per persona tier." if comparison.tiers else ""
+    if name == "states":
+        return ("Each row is a state, from the most Republican actual result (bottom) to the most Democratic (top). "
+                "The black bar is the actual Democratic share of the two-party vote, orange circles the raw personas' "
+                "simulated share and blue squares the calibrated personas'. A dot right of its bar overstates the "
+                "Democratic vote. The dashed line at 50% separates D from R wins: a dot on the other side of 50% "
+                "from its bar is a wrongly called state." + tiers + ci)
+    if name == "alignment_by_tier":
+        return ("Alignment of each persona tier with the truth; 1 is perfect. Tiers run from census attributes only "
+                "(Meta) to LLM-written descriptions; the seed paper found that the more text the LLM writes, the "
+                "further simulated opinions drift left, which shows as orange points falling from left to right. "
+                "Within a tier, blue above orange means calibration brought the simulation closer to the truth." + ci)
+    if name == "alignment":
+        what = ("1 − mean absolute error of the state shares (the Wasserstein-1 distance between two-option "
+                "distributions)" if comparison.kind == "election"
+                else "1 − the mean normalised Wasserstein-1 distance between answer distributions (OpinionQA)")
+        return (f"Alignment is {what}; 1 is perfect. Each line joins one population's alignment before (raw) and "
+                "after calibration: an upward slope means calibration helped. Overlapping intervals mean the change "
+                "may be sampling noise." + ci)
+    if name == "lean":
+        return ("The lean is the mean over states of simulated − actual Democratic two-party share, in percentage "
+                "points. Right of 0: the personas vote more Democratic than the states did (the left shift the seed "
+                "paper reports); left of 0: a Republican lean. Calibration should pull the blue squares towards 0. "
+                "Errors of both signs cancel in the lean, so read it together with the MAE in the summary table." + ci)
+    if name == "questions":
+        return ("Per question (averaged over groups when there are any), the alignment of the raw (orange) and "
+                "calibrated (blue) answer distributions with the reference survey; 1 = identical distributions. "
+                "Questions are sorted by their raw alignment; with many questions only those that changed most "
+                "are shown (the full list is in the per-question table)." + tiers)
+    if name == "composition":
+        return ("For each census margin, the total variation distance between the persona pool's category shares "
+                "and the census shares (half the sum of absolute differences, in percentage points): the share of "
+                "personas that would have to change category to match the census, so 0 is an exact match. Joint "
+                "margins (such as age:sex) also catch dependence that the one-way margins miss. The calibrated pool "
+                "is measured with its weights when they were given to composition_error.")
+    if name == "weights":
+        return ("Per region, what the calibration weights cost. ESS / n is Kish's effective sample size over the "
+                "number of personas: 1 when all weights are equal, 0.5 when the weighted personas carry the "
+                "information of half as many. The design effect n / ESS = 1 + CV² is the factor by which variances "
+                "grow. The max / min weight ratio (log scale) shows how many times more one persona counts than "
+                "another; very large ratios mean a few personas stand in for many people (consider "
+                "personacal.calibrate.trim).")
+    raise InputError(f"no figure {name!r}")
+
+
+def _table_html(frame: pd.DataFrame) -> str:
+    return frame.to_html(index=False, float_format=_fmt_float, na_rep="", border=0)
+
+
+def _detail_tables(comparison: Comparison) -> list[tuple[str, pd.DataFrame]]:
+    # The summary above already shows the raw-vs-calibrated and composition tables.
+    tables = []
+    if comparison.kind == "election":
+        tables.append(("Per state", comparison.to_frame("state")))
+    else:
+        tables.append(("Per question", comparison.to_frame("question")))
+    if comparison.weight_diagnostics is not None:
+        tables.append(("Weight diagnostics per region", comparison.to_frame("weights")))
+    return tables
+
+
+def write_report(comparison: Comparison, folder, *, title: str | None = None, notes: Sequence[str] = (),
+                 dpi: int = 110) -> Path:
+    """Write ``index.html`` and the PNG figures of ``comparison`` into ``folder``; return the page's path.
+
+    ``notes`` are listed with the comparison's own notes (say here which
+    steps were skipped and why, e.g. "no LLM backend configured: simulation
+    steps skipped"). Figure PNGs of an earlier report in the same folder that
+    this comparison cannot draw are removed so the folder never shows stale
+    figures.
+    """
+    if not isinstance(comparison, Comparison):
+        raise InputError(f"`comparison` of write_report must be a Comparison (from compare); "
+                         f"got {type(comparison).__name__}")
+    if not (isinstance(dpi, int) and 50 <= dpi <= 600):
+        raise InputError(f"`dpi` of write_report must be an int in [50, 600]; got {dpi!r}")
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"`folder` of write_report must be a directory; {str(folder)!r} is a file")
+    folder.mkdir(parents=True, exist_ok=True)
+    from .. import __version__
+
+    skipped = comparison.skipped_figures()
+    parts = ["<h2>Summary</h2>", comparison.summary().as_html(), "<h2>Figures</h2>"]
+    for name in FIGURES:
+        path = folder / f"{name}.png"
+        if name in skipped:
+            path.unlink(missing_ok=True)
+            continue
+        figure = comparison.plot(name)
+        figure.savefig(path, dpi=dpi)
+        logger.debug("wrote %s", path)
+        parts.append(
+            f"<figure id='{name}'><h3>{html.escape(TITLES[name])}</h3>"
+            f"<img src='{path.name}' alt='{html.escape(TITLES[name])}'>"
+            f"<figcaption><strong>How to read this.</strong> {html.escape(_reading(comparison, name))}</figcaption>"
+            "</figure>"
+        )
+    parts.append("<h2>Detailed tables</h2>")
+    for caption, frame in _detail_tables(comparison):
+        parts.append(f"<details><summary>{html.escape(caption)} ({len(frame)} rows)</summary>"
+                     f"{_table_html(frame)}</details>")
+    note_items = [*comparison.notes, *map(str, notes)]
+    note_items += [f"Figure '{name}' skipped: {why}." for name, why in skipped.items()]
+    parts.append("<h2>Notes</h2>")
+    parts.append("<ul class='notes'>" + "".join(f"<li>{html.escape(n)}</li>" for n in note_items) + "</ul>"
+                 if note_items else "<p>Nothing was skipped.</p>")
+    page = Template((files("personacal.evaluate") / "templates" / "report.html").read_text(encoding="utf-8"))
+    title = title or ("Raw vs calibrated personas: " + ("election" if comparison.kind == "election" else "opinions"))
+    meta = f"personacal {__version__} · truth: {comparison.truth_label}"
+    index = folder / "index.html"
+    index.write_text(page.substitute(title=html.escape(title), meta=html.escape(meta), body="\n".join(parts)),
+                     encoding="utf-8")
+    return index
