@@ -35,6 +35,7 @@ class Comparison:
     no entry. ``composition`` maps versions to :class:`CompositionResult`;
     ``weight_diagnostics`` has one row per (tier, region): rows, ess,
     ess_ratio (ESS / n), design_effect, weight_ratio (max/min weight).
+    ``kind="composition"`` compares persona pools only (no ``results``).
     """
 
     kind: str
@@ -129,6 +130,8 @@ class Comparison:
     def summary(self) -> Summary:
         facts: dict[str, object] = {"comparison": _KIND_TEXT[self.kind], "truth": self.truth_label,
                                     "tiers": ", ".join(map(str, self.tiers)) if self.tiers else "none (one population)"}
+        if self.kind == "composition":
+            return self._composition_summary(facts)
         first = next(iter(self.results.values()))
         facts["states" if self.kind == "election" else "questions"] = (
             first.n_states if self.kind == "election" else first.n_questions)
@@ -149,11 +152,21 @@ class Comparison:
         notes = [*_STANDARD_NOTES[self.kind], *self.notes]
         return Summary("Raw vs calibrated personas", facts, tables, notes)
 
+    def _composition_summary(self, facts: dict) -> Summary:
+        tables = {"composition: TVD per margin": self.to_frame("composition")}
+        if self.weight_diagnostics is not None:
+            tables["weight diagnostics (10 largest design effects)"] = (
+                self.weight_diagnostics.sort_values("design_effect", ascending=False).head(10))
+        return Summary("Raw vs calibrated persona pool", facts, tables, list(self.notes))
+
     # ------------------------------------------------------------------ figures
     def skipped_figures(self) -> dict[str, str]:
         """``{figure: why it cannot be drawn}`` for the figures this comparison lacks data for."""
         skipped = {}
-        if self.kind != "election":
+        if self.kind == "composition":
+            for name in ("states", "alignment_by_tier", "alignment", "lean", "questions"):
+                skipped[name] = "no simulated answers: a population-only comparison (no LLM backend was used)"
+        elif self.kind != "election":
             skipped["states"] = "per-state shares exist for election comparisons only"
             skipped["lean"] = ("the lean (mean signed error of the Democratic share) is defined for election "
                                "comparisons only")
@@ -194,6 +207,7 @@ class Comparison:
 
 
 _KIND_TEXT = {
+    "composition": "population only: persona-pool composition vs census margins (no simulated answers)",
     "election": "election: simulated vs actual Democratic two-party share per state",
     "opinion": "opinion: simulated vs reference answer distributions (OpinionQA representativeness)",
 }

@@ -95,7 +95,7 @@ def _detail_tables(comparison: Comparison) -> list[tuple[str, pd.DataFrame]]:
     tables = []
     if comparison.kind == "election":
         tables.append(("Per state", comparison.to_frame("state")))
-    else:
+    elif comparison.kind == "opinion":
         tables.append(("Per question", comparison.to_frame("question")))
     if comparison.weight_diagnostics is not None:
         tables.append(("Weight diagnostics per region", comparison.to_frame("weights")))
