@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from personacal.calibrate import Margins, calibrate, integerize, ipf, rake
 from personacal.calibrate._encode import encode_sample
 from personacal.calibrate._ipf_kernels import rake_units
+from personacal.calibrate._rake_numba import rake_units_fused
 
 LEVELS = {"a": ["a0", "a1", "a2"], "b": ["b0", "b1"], "c": ["c0", "c1", "c2", "c3"]}
 
@@ -75,15 +76,33 @@ def test_calibrate_is_invariant_to_row_order_and_leaves_input_alone(problem, met
 
 @settings(max_examples=20, deadline=None)
 @given(problems())
-def test_unit_level_kernel_equals_collapsed_path(problem):
-    """rake() collapses units to cells here; the unit-level kernel must agree."""
+def test_unit_level_kernels_equal_collapsed_path(problem):
+    """rake() collapses units to cells here; both unit-level kernels (NumPy, numba) must agree."""
     sample, margins, d, _ = problem
     enc = encode_sample(sample, margins, func="test")
     cells = [enc.margin_codes(m) for m in enc.margins]
     targets = [m.target.ravel() for m in enc.margins]
-    w_units, *_ = rake_units(d, cells, targets, tol=1e-12, max_iter=1000)
+    w_units, n_units, *_ = rake_units(d, cells, targets, tol=1e-12, max_iter=1000)
+    w_fused, n_fused, *_ = rake_units_fused(d, cells, targets, tol=1e-12, max_iter=1000)
     collapsed = rake(sample, margins, weights=d, tol=1e-12).weights.to_numpy()
     np.testing.assert_allclose(w_units, collapsed, rtol=1e-9)
+    np.testing.assert_allclose(w_fused, w_units, rtol=1e-12)
+    assert n_fused == n_units
+
+
+def test_rake_takes_the_unit_level_path_when_cells_outnumber_rows(rng):
+    """30 rows over a 3 × 2 × 4 × 5 grid (120 cells): rake() rakes units; weights must hit the targets."""
+    n = 30
+    sample = pd.DataFrame({v: rng.choice(levels, n) for v, levels in LEVELS.items()})
+    sample["e"] = rng.choice(["e0", "e1", "e2", "e3", "e4"], n)
+    for v, levels in {**LEVELS, "e": ["e0", "e1", "e2", "e3", "e4"]}.items():
+        sample.loc[sample.index[: len(levels)], v] = levels
+    margins = Margins({v: dict(zip(levels, np.full(len(levels), 120 / len(levels))))
+                       for v, levels in {**LEVELS, "e": ["e0", "e1", "e2", "e3", "e4"]}.items()})
+    result = rake(sample, margins, tol=1e-9, on_nonconvergence="warn")
+    for v in margins.variables:
+        achieved = _weighted_margins(sample, result.weights, v)
+        np.testing.assert_allclose(achieved.reindex(margins[v].index), margins[v], rtol=1e-6)
 
 
 def test_raking_calibration_equals_rake(rng):

@@ -11,7 +11,8 @@ from ._calibrate import calibrate_impl
 from ._checks import check_bounds, check_options, finish
 from ._encode import EncodedSample, cell_index, check_cells, check_design_weights, design_totals, encode_sample
 from ._feasibility import explain_nonconvergence
-from ._ipf_kernels import ipf_dense, rake_units
+from ._ipf_kernels import ipf_dense
+from ._rake_numba import rake_units_fused
 from ._margins import Margins
 from ._regions import by_region
 from ._results import MarginCheck, WeightingResult
@@ -106,7 +107,7 @@ def _rake_arrays(enc: EncodedSample, d: np.ndarray, *, tol: float, max_iter: int
         initial = design_totals(enc, d)
         check_cells(enc, initial, "rake")
         targets = [t.ravel() for _, t in margins]
-        w, n_iter, history, error = rake_units(d, cell_of_unit, targets, tol=tol, max_iter=max_iter)
+        w, n_iter, history, error = rake_units_fused(d, cell_of_unit, targets, tol=tol, max_iter=max_iter)
         totals = [(i, np.bincount(c, weights=w, minlength=i.size)) for i, c in zip(initial, cell_of_unit)]
     return w, n_iter, history, error, totals
 
