@@ -8,6 +8,8 @@
 * :func:`election_results` — presidential results by state, 2016 / 2020 / 2024 (MEDSL).
 * :func:`national_seed` (ACS 2012 person sample), :func:`gss_subset` (GSS 2018),
   :func:`anes_subset` (ANES 1978-2012) — microdata recoded to the margins' category labels.
+* :func:`psychographic_targets` — party ID / ideology shares (ANES, GSS, Pew ATP) in the LLM tiers'
+  vocabularies; :func:`psychographic_margins` turns them into Margins.
 * :func:`states` — postal code, name, FIPS, region and data coverage of the 50 states + DC;
   :func:`categories` — the shared category labels.
 
@@ -24,6 +26,7 @@ from ._census import census_margins, census_margins_all
 from ._census_result import CensusMargins
 from ._elections import election_results
 from ._pep import pep_age_sex
+from ._psychographic import psychographic_margins, psychographic_targets
 from ._regions import states
 from ._surveys import anes_subset, gss_subset, national_seed
 
@@ -39,6 +42,8 @@ __all__ = [
     "gss_subset",
     "national_seed",
     "pep_age_sex",
+    "psychographic_margins",
+    "psychographic_targets",
     "states",
 ]
 

@@ -5,6 +5,9 @@
 - :func:`composition_error` -- persona composition vs census margins (1-D and joint)
 - :func:`bootstrap` -- persona bootstrap (weights attached, optionally stratified)
 - :func:`compare` -- raw vs calibrated personas, per tier; :func:`write_report` -- HTML report of it
+- :func:`poststratify_answers` -- answer distributions under calibrated persona weights (rake,
+  poststratify) or MRP (:func:`mrp`), with weight diagnostics and intervals
+- :func:`calibrate_tier` -- rake an LLM tier on census and psychographic survey targets jointly
 """
 
 from ._alignment import AlignmentResult, alignment
@@ -14,6 +17,9 @@ from ._composition import CompositionResult, composition_error
 from ._elections import ElectionResult, election_errors
 from ._report import write_report
 from ._wasserstein import normalized_wasserstein
+from ._mrp import mrp
+from ._poststratify_answers import PoststratifiedAnswers, poststratify_answers
+from ._tier_calibration import TierCalibrationResult, calibrate_tier
 
 __all__ = [
     "alignment",
@@ -28,4 +34,9 @@ __all__ = [
     "compare",
     "Comparison",
     "write_report",
+    "poststratify_answers",
+    "PoststratifiedAnswers",
+    "mrp",
+    "calibrate_tier",
+    "TierCalibrationResult",
 ]

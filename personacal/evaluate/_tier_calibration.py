@@ -1,0 +1,427 @@
+"""Rake an LLM-generated persona tier jointly on census attributes and psychographic targets.
+
+The LLM tiers write ideology, party ID and religiosity in fixed vocabularies
+(``personacal.generate._schemas``); real surveys (ANES, GSS, Pew ATP; see
+:func:`personacal.data.psychographic_targets`) say how those are distributed. One raking
+over all personas hits the census margins (per region, as ``(region, variable)`` margins)
+and the psychographic shares (national, or per region) at once.
+
+Tier values reach the target categories only through an explicit mapping (identity on
+the schema vocabularies by default); anything else raises MappingError naming the values.
+A target category the tier (almost) never produced cannot be reached by any weights: that
+is reported as a finding about the generator, then raised (default) or, with
+``empty="drop"``, dropped from the targets with a note.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from ..calibrate._diagnostics import design_effect, kish_ess, weight_ratio
+from ..calibrate._margins import Margins
+from ..calibrate._rake import rake
+from ..errors import EmptyCategoryError, InputError, MappingError, StructuralInfeasibilityError
+from ..generate._schemas import IDEOLOGY, PARTY_ID, RELIGIOSITY
+from ._answers_input import ALL
+from ._tidy import as_frame, plain
+from ._tier_result import TierCalibrationResult
+
+__all__ = ["calibrate_tier", "TierCalibrationResult", "DEFAULT_MAPPINGS", "LEANS"]
+
+FUNC = "calibrate_tier"
+EMPTY = ("raise", "drop")
+#: Identity maps on the tier schemas' vocabularies: the only values accepted without a mapping.
+DEFAULT_MAPPINGS: dict[str, dict[str, str]] = {
+    "ideology": {c: c for c in IDEOLOGY},
+    "party_id": {c: c for c in PARTY_ID},
+    "religiosity": {c: c for c in RELIGIOSITY},
+}
+#: Variables with a left / right reading: (left categories, right categories).
+LEANS = {
+    "ideology": (("very liberal", "liberal"), ("conservative", "very conservative")),
+    "party_id": (("Democrat",), ("Republican",)),
+}
+_MISSING = "<missing>"
+
+
+def _targets_from_frame(frame: pd.DataFrame, by: str | None) -> tuple[dict, dict[str, str]]:
+    missing = [c for c in ("variable", "category", "share") if c not in frame.columns]
+    if missing:
+        raise InputError(
+            f"`targets` of {FUNC} lacks column(s) {missing}; give psychographic_targets(...) rows or a mapping "
+            "{variable: shares}"
+        )
+    sources = {}
+    for variable, block in frame.groupby("variable", sort=False):
+        if "source" in block.columns:
+            found = sorted(set(zip(block["source"], block.get("years", block["source"]))))
+            if len(found) > 1:
+                raise InputError(
+                    f"`targets` of {FUNC} hold several sources for {variable!r}: {found}; keep one, e.g. "
+                    f"psychographic_targets({variable!r}, source='GSS')"
+                )
+            sources[variable] = " ".join(map(str, found[0])) if found[0][0] != found[0][1] else str(found[0][0])
+        else:
+            sources[variable] = "user-supplied"
+    areas = list(pd.unique(frame["area"])) if "area" in frame.columns else [None]
+    national = len(areas) == 1 and (areas[0] in (None, "US") or by is None)
+    if not national and by is None:
+        raise InputError(
+            f"`targets` of {FUNC} hold several areas {areas[:6]}; pass by=<persona region column> to match them "
+            "per region, or select one area"
+        )
+    out: dict = {}
+    for area, block in (frame.groupby("area", sort=False) if not national else [(None, frame)]):
+        out[None if national else str(area)] = {
+            str(v): pd.Series(b["share"].to_numpy(float), index=pd.Index(b["category"].astype(str), name=v))
+            for v, b in block.groupby("variable", sort=False)
+        }
+    return out, sources
+
+
+def _parse_targets(targets, by: str | None) -> tuple[dict, dict[str, str]]:
+    """``{area or None: {variable: shares}}`` (``None``: national) and a source label per variable."""
+    if isinstance(targets, pd.DataFrame):
+        return _targets_from_frame(targets, by)
+    if not isinstance(targets, Mapping) or not targets:
+        raise InputError(
+            f"`targets` of {FUNC} must be a DataFrame from psychographic_targets() or a non-empty mapping "
+            f"{{variable: shares}}; got {type(targets).__name__}"
+        )
+    shares = {}
+    for variable, values in targets.items():
+        series = pd.Series(values, dtype=float) if not isinstance(values, pd.Series) else values.astype(float)
+        series.index = series.index.astype(str)
+        shares[str(variable)] = series.rename_axis(str(variable))
+    return {None: shares}, {v: "user-supplied" for v in shares}
+
+
+def _check_shares(shares: pd.Series, variable: str, area) -> pd.Series:
+    values = shares.to_numpy(float)
+    where = f" for area {area!r}" if area is not None else ""
+    if not np.all(np.isfinite(values)) or (values < 0).any():
+        raise InputError(f"target shares of {variable!r}{where} ({FUNC}) must be finite and >= 0")
+    if abs(values.sum() - 1) > 1e-6:
+        raise InputError(
+            f"target shares of {variable!r}{where} ({FUNC}) sum to {values.sum():.8g}, not 1; normalise them"
+        )
+    return shares
+
+
+def _map_column(values: pd.Series, variable: str, column: str, mapping: Mapping, categories) -> pd.Series:
+    """Tier values -> target categories through ``mapping``; unmapped or unmeasured values raise."""
+    as_text = values.astype(object).where(values.notna(), _MISSING)
+    unmapped = as_text[~as_text.isin(list(mapping))]
+    if len(unmapped):
+        counts = unmapped.value_counts()
+        shown = ", ".join(f"{plain(v)!r} ({n})" for v, n in counts.head(12).items())
+        raise MappingError(
+            f"column {column!r} holds {variable} values with no entry in the mapping: {shown}"
+            f"{' ...' if len(counts) > 12 else ''}. Pass mapping={{{variable!r}: {{value: category}}}} mapping each "
+            f"of them onto one of {list(categories)} (nothing is guessed)"
+        )
+    mapped = as_text.map(dict(mapping))
+    outside = mapped[~mapped.isin(list(categories))]
+    if len(outside):
+        counts = outside.value_counts()
+        shown = ", ".join(f"{plain(v)!r} ({n})" for v, n in counts.items())
+        raise MappingError(
+            f"column {column!r}: {variable} categories {shown} are not measured by the targets, which list "
+            f"{list(categories)}; map them onto a measured category via mapping={{{variable!r}: {{...}}}} or "
+            "choose a source that measures them"
+        )
+    return mapped.astype(object)
+
+
+def _map_tier(personas: pd.DataFrame, psych: dict, mapping, columns) -> tuple[pd.DataFrame, dict]:
+    """A copy of the personas with one column per target variable holding target categories."""
+    frame = personas.reset_index(drop=True).copy()
+    columns = dict(columns or {})
+    used = {}
+    for area, shares in psych.items():
+        for variable, target in shares.items():
+            _check_shares(target, variable, area)
+    for variable in next(iter(psych.values())):
+        column = columns.get(variable, variable)
+        if column not in frame.columns:
+            raise InputError(
+                f"`personas` of {FUNC} lacks column {column!r} for target variable {variable!r}; "
+                "pass columns={variable: column}"
+            )
+        categories = list(dict.fromkeys(c for shares in psych.values() for c in shares[variable].index))
+        default = DEFAULT_MAPPINGS.get(variable, {c: c for c in categories})
+        used[variable] = {**default, **dict((mapping or {}).get(variable, {}))}
+        frame[variable] = _map_column(frame[column], variable, column, used[variable], categories)
+    return frame, used
+
+
+def _region_totals(frame: pd.DataFrame, census, psych: dict, by: str | None, d: np.ndarray) -> tuple[dict, dict]:
+    """Check that personas, census margins and regional targets name the same regions; population per region."""
+    if by is None:
+        return census, {None: census.total if census is not None else float(d.sum())}
+    regions = [str(r) for r in pd.unique(frame[by])]
+    if census is not None:
+        census = {str(r): m for r, m in census.items()}
+        absent, uncovered = sorted(set(census) - set(regions)), sorted(set(regions) - set(census))
+        if absent:
+            raise InputError(f"`census` of {FUNC} has margins for region(s) {absent[:10]} with no personas; drop them")
+        if uncovered:
+            raise InputError(f"personas are in region(s) {uncovered[:10]} that `census` of {FUNC} has no margins for")
+    if None not in psych:
+        mismatch = sorted(set(psych) ^ set(regions))
+        if mismatch:
+            raise InputError(f"psychographic targets and personas disagree on regions: {mismatch[:10]}")
+    if census is not None:
+        return census, {r: census[r].total for r in regions}
+    return None, {r: float(d[(frame[by] == r).to_numpy()].sum()) for r in regions}
+
+
+def _findings(frame: pd.DataFrame, d: np.ndarray, psych: dict, by: str | None, min_personas: int) -> pd.DataFrame:
+    rows = []
+    for area, shares in psych.items():
+        mask = np.ones(len(frame), bool) if area is None else (frame[by].astype(str) == area).to_numpy()
+        for variable, target in shares.items():
+            counts = frame.loc[mask & (d > 0), variable].value_counts()
+            for category, share in target.items():
+                n = int(counts.get(category, 0))
+                if share > 0 and n < min_personas:
+                    rows.append({"region": ALL if area is None else area, "variable": variable,
+                                 "category": category, "personas": n, "target_share": float(share)})
+    return pd.DataFrame(rows, columns=["region", "variable", "category", "personas", "target_share"])
+
+
+def _drop(psych: dict, findings: pd.DataFrame, frame: pd.DataFrame, d: np.ndarray, by: str | None) -> dict:
+    """Targets without the findings' categories: each keeps its tier share (0 without personas), the rest fill up."""
+    out = {}
+    for area, shares in psych.items():
+        region = ALL if area is None else area
+        mask = np.ones(len(frame), bool) if area is None else (frame[by] == area).to_numpy()
+        out[area] = {}
+        for variable, target in shares.items():
+            gone = list(findings.loc[(findings["region"] == region) & (findings["variable"] == variable), "category"])
+            if not gone:
+                out[area][variable] = target
+                continue
+            kept = target.drop(gone)
+            if kept.sum() <= 0:
+                raise EmptyCategoryError(
+                    f"{FUNC}: no target category of {variable!r} has personas{'' if area is None else f' in {area}'}; "
+                    "the tier cannot be raked on it at all"
+                )
+            held = pd.Series({c: d[mask & (frame[variable] == c).to_numpy()].sum() / d[mask].sum() for c in gone})
+            out[area][variable] = pd.concat([kept / kept.sum() * (1 - held.sum()), held]).reindex(target.index)
+    return out
+
+
+def _margins(census, psych: dict, by: str | None, totals: Mapping) -> Margins:
+    """One pooled Margins: census per region as (by, v) margins, psychographics national or per region."""
+    items: dict = {}
+    if census is not None and by is not None:
+        first = next(iter(census.values()))
+        for m in first:
+            values = {r: census[r][m.key] for r in census}
+            items[(by, *m.variables)] = pd.concat(values, names=[by])
+    elif census is not None:
+        items.update({m.key: m.values for m in census})
+    grand = float(sum(totals.values()))
+    regional = {a: shares for a, shares in psych.items() if a is not None}
+    for variable, target in psych.get(None, {}).items():
+        items[variable] = target * grand
+    for variable in next(iter(regional.values()), {}):
+        items[(by, variable)] = pd.concat({a: regional[a][variable] * totals[a] for a in regional}, names=[by])
+    if by is not None and census is None and None in psych:
+        items[by] = pd.Series(totals, dtype=float).rename_axis(by)
+    return Margins(items, name=None)
+
+
+def _share_table(frame: pd.DataFrame, psych: dict, by: str | None, weightings: dict[str, np.ndarray]) -> pd.DataFrame:
+    rows = []
+    for area, shares in psych.items():
+        mask = np.ones(len(frame), bool) if area is None else (frame[by].astype(str) == area).to_numpy()
+        for variable, target in shares.items():
+            values = frame.loc[mask, variable].to_numpy(dtype=object)
+            counts = pd.Series(values).value_counts()
+            for category, share in target.items():
+                row = {"region": ALL if area is None else area, "variable": variable, "category": category,
+                       "target_share": float(share)}
+                hit = values == category
+                for name, w in weightings.items():
+                    wm = w[mask]
+                    row[name] = float(wm[hit].sum() / wm.sum())
+                row["personas"] = int(counts.get(category, 0))
+                rows.append(row)
+    out = pd.DataFrame(rows)
+    out["skew_before"] = out["tier_share"] - out["target_share"]
+    out["skew_after"] = out["weighted_share"] - out["target_share"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["weight_multiplier"] = np.where(out["tier_share"] > 0, out["weighted_share"] / out["tier_share"], np.nan)
+    return out
+
+
+def _lean_table(skew: pd.DataFrame) -> pd.DataFrame:
+    rows = []
+    for (region, variable), block in skew.groupby(["region", "variable"], sort=False):
+        if variable not in LEANS:
+            continue
+        left, right = LEANS[variable]
+        row = {"region": region, "variable": variable}
+        sides = {}
+        for label, col in (("before", "tier_share"), ("target", "target_share"), ("after", "weighted_share")):
+            lshare = float(block.loc[block["category"].isin(left), col].sum())
+            rshare = float(block.loc[block["category"].isin(right), col].sum())
+            row[f"left_{label}"], row[f"right_{label}"] = lshare, rshare
+            sides[label] = lshare - rshare
+        row["net_lean_before"] = sides["before"] - sides["target"]
+        row["net_lean_after"] = sides["after"] - sides["target"]
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _cost_table(frame: pd.DataFrame, by: str | None, w: np.ndarray, w_census: np.ndarray | None) -> pd.DataFrame:
+    groups = [(ALL, np.ones(len(frame), bool))]
+    if by is not None:
+        groups = [(str(r), (frame[by].astype(str) == str(r)).to_numpy()) for r in pd.unique(frame[by])] + groups
+    rows = []
+    for region, mask in groups:
+        row = {"region": region, "n_personas": int(mask.sum()), "ess": kish_ess(w[mask]),
+               "design_effect": design_effect(w[mask]), "weight_ratio": weight_ratio(w[mask])}
+        if w_census is not None:
+            row["ess_census"] = kish_ess(w_census[mask])
+            row["design_effect_census"] = design_effect(w_census[mask])
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _findings_message(findings: pd.DataFrame, n: int) -> str:
+    parts = [
+        f"{row.variable} = {row.category!r}{'' if row.region == ALL else f' in {row.region}'}: {row.personas} "
+        f"persona(s) (target share {row.target_share:.1%})"
+        for row in findings.itertuples(index=False)
+    ]
+    return (
+        f"{FUNC}: the tier ({n} personas) has (almost) no personas in target categories that real surveys "
+        f"fill, so no weights can reach the targets. This is a finding about the generator: {'; '.join(parts)}. "
+        "Generate more such personas, or pass empty='drop' to leave these categories out of the targets (noted "
+        "in the result)"
+    )
+
+
+def calibrate_tier(
+    personas: pd.DataFrame,
+    targets,
+    *,
+    census: Margins | Mapping[str, Margins] | None = None,
+    by: str | None = None,
+    mapping: Mapping[str, Mapping] | None = None,
+    columns: Mapping[str, str] | None = None,
+    weights=None,
+    empty: str = "raise",
+    min_personas: int = 1,
+    bounds: tuple[float, float] | None = None,
+    tol: float = 1e-8,
+    max_iter: int = 2000,
+) -> TierCalibrationResult:
+    """Rake a tier's personas on census margins and psychographic survey shares together.
+
+    Parameters
+    ----------
+    personas
+        One row per persona: census attribute columns (those of ``census``), the region
+        column ``by``, and the LLM-written attributes (``ideology``, ``party_id``, ...).
+    targets
+        Shares per psychographic variable: rows of :func:`personacal.data.psychographic_targets`
+        (one source per variable; several ``area`` values = one target per region of ``by``)
+        or a mapping ``{variable: {category: share}}`` (national).
+    census
+        ``Margins`` (one pool) or ``{region: Margins}`` with ``by`` (every region the same
+        margin keys); ``None`` rakes on the psychographic targets alone (with ``by`` the
+        region persona totals are kept).
+    mapping
+        ``{variable: {tier value: target category}}``, merged over the identity maps of the
+        schema vocabularies (:data:`DEFAULT_MAPPINGS`). Unlisted values raise MappingError.
+    columns
+        ``{variable: persona column}`` where a column is not named like its variable.
+    weights
+        Design weights: None, a column name or an array (one per persona).
+    empty
+        What to do with a target category that has fewer than ``min_personas`` personas:
+        ``"raise"`` (EmptyCategoryError with the findings on ``.findings``) or ``"drop"``
+        (leave it out of the targets, rescale that variable's other shares to 1, and report).
+    bounds, tol, max_iter
+        Passed to :func:`personacal.calibrate.rake`.
+    """
+    personas = as_frame(personas, func=FUNC, arg="personas")
+    if empty not in EMPTY:
+        raise InputError(f"`empty` of {FUNC} must be one of {EMPTY}; got {empty!r}")
+    if not isinstance(min_personas, (int, np.integer)) or isinstance(min_personas, bool) or min_personas < 1:
+        raise InputError(f"`min_personas` of {FUNC} must be an int >= 1; got {min_personas!r}")
+    if by is not None and by not in personas.columns:
+        raise InputError(f"`by` of {FUNC} names column {by!r}, which `personas` lacks")
+    if census is not None:
+        if by is None and not isinstance(census, Margins):
+            raise InputError(f"`census` of {FUNC} must be a Margins when `by` is None; got {type(census).__name__}")
+        if by is not None and (not isinstance(census, Mapping) or isinstance(census, Margins)):
+            raise InputError(f"with `by`, `census` of {FUNC} must be a mapping {{region: Margins}}")
+    psych, sources = _parse_targets(targets, by)
+    frame, used_mapping = _map_tier(personas, psych, mapping, columns)
+    d = np.ones(len(frame)) if weights is None else (
+        frame[weights].to_numpy(float) if isinstance(weights, str) else np.asarray(weights, dtype=float))
+    if d.shape != (len(frame),) or not np.all(np.isfinite(d)) or (d < 0).any():
+        raise InputError(f"`weights` of {FUNC} must give one finite, non-negative weight per persona")
+
+    if by is not None:
+        frame[by] = frame[by].astype(str)
+    census_dict, totals = _region_totals(frame, census, psych, by, d)
+    findings = _findings(frame, d, psych, by, min_personas)
+    notes = []
+    targets_used = psych
+    if len(findings):
+        if empty == "raise":
+            error = EmptyCategoryError(_findings_message(findings, len(frame)))
+            error.findings = findings.assign(action="raised")
+            raise error
+        targets_used = _drop(psych, findings, frame, d, by)
+        findings = findings.assign(action="dropped from the targets: it keeps its share in the tier")
+        notes.append("dropped categories keep the tier's own share (0 without personas); the other categories of "
+                     "the variable share the rest in their target proportions")
+    if by is not None and None in psych and census is not None:
+        notes.append("national psychographic shares are matched over all regions pooled (census margins per region)")
+    margins = _margins(census_dict, targets_used, by, totals)
+    try:
+        calibration = rake(frame, margins, weights=d, bounds=bounds, tol=tol, max_iter=max_iter)
+    except (EmptyCategoryError, StructuralInfeasibilityError) as exc:
+        raise type(exc)(
+            f"{FUNC}: the tier's personas cannot carry the census and psychographic targets together: {exc}"
+        ) from exc
+    w = calibration.weights.to_numpy()
+    census_only, w_census = None, None
+    if census is not None:
+        census_margins = _margins(census_dict, {}, by, totals)
+        census_only = rake(frame, census_margins, weights=d, bounds=bounds, tol=tol, max_iter=max_iter,
+                           on_nonconvergence="warn")
+        w_census = census_only.weights.to_numpy()
+    weightings = {"tier_share": d}
+    if w_census is not None:
+        weightings["census_share"] = w_census
+    weightings["weighted_share"] = w
+    skew = _share_table(frame, psych, by, weightings)
+    skew["status"] = "ok"
+    for row in findings.itertuples(index=False):
+        hit = (skew["region"] == row.region) & (skew["variable"] == row.variable) & (skew["category"] == row.category)
+        skew.loc[hit, "status"] = f"dropped: {row.personas} persona(s)"
+    ids = frame["persona_id"] if "persona_id" in frame.columns else personas.index
+    return TierCalibrationResult(
+        weights=pd.Series(w, index=pd.Index(ids, name="persona_id"), name="weight"),
+        skew=skew,
+        lean=_lean_table(skew),
+        cost=_cost_table(frame, by, w, w_census),
+        findings=findings if len(findings) else findings.assign(action=pd.Series(dtype=object)),
+        sources=sources,
+        calibration=calibration,
+        census_only=census_only,
+        mapping=used_mapping,
+        notes=tuple(notes),
+    )
