@@ -153,6 +153,25 @@ def test_nonconvergence_warn_keeps_last_iterate(sample, margins):
     assert result.converged is False
     assert result.max_margin_error > result.tol
     assert "NOT CONVERGED" in str(result.summary())
+    # The reported error is that of the returned weights, not of the start.
+    assert result.max_margin_error == pytest.approx(result.margin_errors["rel_error"].max(), rel=1e-12)
+
+
+@pytest.mark.parametrize("n", [30, 200])
+def test_nonconvergence_error_describes_returned_weights_on_both_paths(n):
+    """n=30 rows over a 4 × 10 grid rakes units (numba); n=200 collapses to cells.
+
+    Row i falls in cell (i mod 4, i mod 10): a and b share parity, and the
+    targets below give each parity class 500, so they are reachable.
+    """
+    i = np.arange(n)
+    sample = pd.DataFrame({"a": np.array(list("xyzw"))[i % 4], "b": np.array(list("pqrstuvklm"))[i % 10]})
+    targets = Margins({"a": {"x": 300, "y": 300, "z": 200, "w": 200},
+                       "b": dict(zip("pqrstuvklm", [190, 10, 180, 20, 70, 130, 30, 170, 30, 170]))})
+    d = 1.0 + i % 7  # uneven design weights: one sweep cannot finish
+    with pytest.warns(ConvergenceWarning):
+        result = rake(sample, targets, weights=d, max_iter=1, on_nonconvergence="warn")
+    assert result.max_margin_error == pytest.approx(result.margin_errors["rel_error"].max(), rel=1e-12)
 
 
 def test_min_distance_names_conflicts_and_returns_closest(sample, margins):

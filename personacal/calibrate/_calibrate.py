@@ -100,9 +100,10 @@ def calibrate_impl(sample, margins, *, method, bounds, weights, tol, max_iter, o
         notes=(() if method != "linear" or checked is not None or w.min() >= 0
                else ("some weights are negative (unbounded linear calibration); pass bounds=(0, U) to forbid it",)),
     )
+    hint = ""
     if not result.converged and checked is None:
-        explain_nonconvergence(enc, d, func=func)
-    return finish(result, on_nonconvergence)
+        hint = explain_nonconvergence(enc, d, func=func, on_nonconvergence=on_nonconvergence)
+    return finish(result, on_nonconvergence, hint=hint)
 
 
 def _check_zero_targets(cells, method: str, func: str) -> None:

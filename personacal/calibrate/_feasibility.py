@@ -56,15 +56,24 @@ def _describe(conflicts: list[tuple[str, str, float]], limit: int = 6) -> str:
     return shown + more
 
 
-def explain_nonconvergence(enc: EncodedSample, d: np.ndarray, *, func: str) -> None:
-    """Raise StructuralInfeasibilityError when no non-negative weights can meet the targets."""
+def explain_nonconvergence(enc: EncodedSample, d: np.ndarray, *, func: str, on_nonconvergence: str) -> str:
+    """Why a fit did not converge, when the zero pattern makes the targets unreachable.
+
+    Raises StructuralInfeasibilityError when ``on_nonconvergence="raise"``;
+    otherwise returns the explanation for the warning ("" when the targets
+    are reachable and more iterations would do).
+    """
     conflicts = conflicting_constraints(collapse_cells(enc, d), 0.0, np.inf)
-    if conflicts:
-        raise StructuralInfeasibilityError(
-            f"{func}: no non-negative weights on the sample's cells can meet every target; the sample's zero "
-            f"pattern forbids them. Conflicting margin cells: {_describe(conflicts)}. Collapse sparse categories, "
-            "drop a multi-way margin, or add sample rows in the missing combinations"
-        )
+    if not conflicts:
+        return ""
+    message = (
+        f"{func}: no non-negative weights on the sample's cells can meet every target; the sample's zero "
+        f"pattern forbids them. Conflicting margin cells: {_describe(conflicts)}. Collapse sparse categories, "
+        "drop a multi-way margin, or add sample rows in the missing combinations"
+    )
+    if on_nonconvergence == "raise":
+        raise StructuralInfeasibilityError(message)
+    return message
 
 
 def check_bounds_feasible(cells: Cells, lower: float, upper: float, *, func: str) -> None:

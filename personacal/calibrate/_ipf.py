@@ -134,9 +134,9 @@ def ipf(
         tol=tol,
         margin_check=MarginCheck(enc, unit_totals(enc, seed_cells, fitted_cells)),
     )
-    if not result.converged:
-        explain_nonconvergence(enc, seed_cells, func="ipf")
-    return finish(result, on_nonconvergence)
+    hint = "" if result.converged else explain_nonconvergence(
+        enc, seed_cells, func="ipf", on_nonconvergence=on_nonconvergence)
+    return finish(result, on_nonconvergence, hint=hint)
 
 
 def _check_support(dense: np.ndarray, margins, names, categories) -> None:

@@ -63,7 +63,8 @@ def ipf_dense(
     fitted, n_iter, history, max_error
         ``history[k]`` is the largest relative margin error met during sweep
         ``k + 1`` (measured just before each margin is rescaled);
-        ``max_error`` is measured on the returned table.
+        ``max_error`` is measured on the returned table (also when ``max_iter``
+        stops the fit early).
     """
     fitted = np.array(seed, dtype=float, copy=True)
     total = float(sum(t.sum() for _, t in margins[:1])) or 1.0
@@ -82,7 +83,7 @@ def ipf_dense(
                 ratio = np.where(achieved > 0, target / achieved, 0.0)
             fitted *= ratio.reshape(bshape)
         history.append(sweep_error)
-        if sweep_error <= tol:
+        if sweep_error <= tol or n_iter == max_iter:
             max_error = _max_error_dense(fitted, views, total)
     return fitted, n_iter, np.asarray(history), max_error
 
@@ -119,7 +120,7 @@ def rake_units(
                 ratio = np.where(achieved > 0, target / achieved, 0.0)
             np.multiply(w, ratio[cells], out=w)
         history.append(sweep_error)
-        if sweep_error <= tol:
+        if sweep_error <= tol or n_iter == max_iter:
             max_error = _max_error_units(w, cell_of_unit, targets, total)
     return w, n_iter, np.asarray(history), max_error
 

@@ -104,7 +104,7 @@ def fit_bayes_joint(
     margins = _encode_margins(by_region, variables, categories, totals, noise, moe)
     counts = _seed_on_grid(seed_counts, grid, variables, smoothing, seed_size)
 
-    model = build_joint_model(codes, levels, margins, counts, interaction_scale=interaction_scale,
+    model = build_joint_model(levels, margins, counts, interaction_scale=interaction_scale,
                               higher_order=higher_order, names=variables)
     show = bool(progress) if progress is not None else len(by_region) > 5
     if sampler == "nuts":

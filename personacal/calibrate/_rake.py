@@ -84,9 +84,8 @@ def rake(
         margin_check=MarginCheck(enc, totals),
         region=margins.name,
     )
-    if not result.converged:
-        explain_nonconvergence(enc, d, func="rake")
-    return finish(result, on_nonconvergence)
+    hint = "" if result.converged else explain_nonconvergence(enc, d, func="rake", on_nonconvergence=on_nonconvergence)
+    return finish(result, on_nonconvergence, hint=hint)
 
 
 def _rake_arrays(enc: EncodedSample, d: np.ndarray, *, tol: float, max_iter: int):

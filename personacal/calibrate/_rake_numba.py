@@ -67,7 +67,7 @@ def rake_units_fused(
             following = (m + 1) % m_count
             achieved = _scale_and_total(w, codes[m], factor, codes[following], sizes[following])
         history.append(sweep_error)
-        if sweep_error <= tol:
+        if sweep_error <= tol or n_iter == max_iter:
             max_error = _exact_error(w, codes, targets, sizes, total)
     return w, n_iter, np.asarray(history), max_error
 
