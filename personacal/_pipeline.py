@@ -54,6 +54,8 @@ class DemoResult:
     timings: dict[str, float]
     skipped: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default=())
+    answers: pd.DataFrame | None = None
+    comparison: Comparison | None = None
 
     def to_frame(self) -> pd.DataFrame:
         return self.composition.copy()
@@ -97,6 +99,7 @@ def run_pipeline(
     *,
     states="all",
     n_per_state: int = 200,
+    n_llm_per_state: int = 20,
     method: str = "ipf",
     backend=None,
     out: str | Path = "personacal-report",
@@ -148,19 +151,37 @@ def run_pipeline(
         "drawn separately), which weighting cannot repair"
     )
     skipped: tuple[str, ...] = ()
+    pool_composition, diagnostics = _pool_composition(paper, raked, targets)
     if backend is None:
         skipped = LLM_STEPS
         notes.append(
             "no LLM backend configured, so no answers were simulated and none are reported. To run those steps: "
             "personacal demo --backend openai --base-url URL --model NAME, or --backend vllm --model PATH"
         )
-    else:  # pragma: no cover - exercised by the LLM tests
-        raise NotImplementedError
-    report = _write_demo_report(out, paper, raked, targets, composition, notes, skipped)
-    return DemoResult(report, meta, paper, raked.weights, composition, timings, skipped, tuple(notes))
+        comparison = Comparison(
+            kind="composition", tiers=(), results={}, composition=pool_composition, weight_diagnostics=diagnostics,
+            truth_label="ACS 2023 / PEP 2023 census margins", n_boot=0, ci=0.95, notes=(),
+        )
+        answers = None
+    else:
+        from ._pipeline_llm import run_llm_steps
+
+        with _timed(timings, "LLM steps"):
+            llm_personas = sample_meta_personas(joints, n_llm_per_state, random_state=random_state + 2)
+            llm = run_llm_steps(
+                llm_personas, {code: _raking_margins(m) for code, m in targets.items()}, backend,
+                merge=_merge_empty, random_state=random_state, progress=progress, composition=pool_composition,
+            )
+        comparison, answers = llm.comparison, llm.answers
+        notes += list(llm.notes)
+    report = write_report(comparison, out, title="personacal demo: calibrating persona populations to 50 states",
+                          notes=[*notes, *(f"skipped (needs an LLM): {s}" for s in skipped)])
+    return DemoResult(report, meta, paper, raked.weights, composition, timings, skipped, tuple(notes), answers,
+                      comparison)
 
 
-def _write_demo_report(out, paper, raked, targets, composition, notes, skipped) -> Path:
+def _pool_composition(paper, raked, targets):
+    """National composition of the paper-style pool, raw and raked, and the raking's weight diagnostics."""
     # Pooled over states, each raw persona stands for its state's population / n (expansion weights),
     # as the raked weights do, so both pools weight states by their population.
     state_total = pd.Series({code: m.total for code, m in targets.items()})
@@ -170,13 +191,7 @@ def _write_demo_report(out, paper, raked, targets, composition, notes, skipped) 
     calibrated = composition_error(paper, _pooled(targets), weights=raked.weights.to_numpy())
     diagnostics = raked.region_table().reset_index().assign(tier="all")
     diagnostics["ess_ratio"] = diagnostics["ess"] / diagnostics["rows"]
-    comparison = Comparison(
-        kind="composition", tiers=(), results={}, composition={"raw": raw, "calibrated": calibrated},
-        weight_diagnostics=diagnostics, truth_label="ACS 2023 / PEP 2023 census margins", n_boot=0, ci=0.95,
-        notes=tuple(notes),
-    )
-    return write_report(comparison, out, title="personacal demo: calibrating persona pools to 50 states",
-                        notes=[f"skipped (needs an LLM): {s}" for s in skipped])
+    return {"raw": raw, "calibrated": calibrated}, diagnostics
 
 
 def _raking_margins(margins: Margins) -> Margins:
@@ -188,7 +203,7 @@ def _raking_margins(margins: Margins) -> Margins:
 
 
 #: Where an empty category's target goes; other variables use the preceding (or next) category.
-MERGE_INTO = {"race_eth4": "Other non-Hispanic"}
+MERGE_INTO = {"race_eth4": "Other non-Hispanic", "party_anes": "Independent"}
 
 
 def _merge_empty(pool: pd.DataFrame, margins: Margins) -> tuple[Margins, list[str]]:
