@@ -56,21 +56,27 @@ class DemoResult:
     notes: tuple[str, ...] = field(default=())
     answers: pd.DataFrame | None = None
     comparison: Comparison | None = None
+    title: str = "personacal demo"
 
     def to_frame(self) -> pd.DataFrame:
         return self.composition.copy()
 
     def summary(self) -> Summary:
         pivot = self.composition.pivot_table(index="margin", columns="pool", values="tvd", aggfunc="mean")
-        facts = {
-            "states": self.meta_personas["region"].nunique(),
-            "Meta personas": len(self.meta_personas),
-            "paper-style pool": len(self.paper_pool),
-            "report": str(self.report),
-        }
+        facts = {"regions": self.meta_personas["region"].nunique()}
+        if self.title == "personacal demo":
+            facts |= {"Meta personas": len(self.meta_personas), "paper-style pool": len(self.paper_pool)}
+        else:
+            facts["personas"] = len(self.meta_personas)
+        if self.answers is not None:
+            facts["simulated answer rows"] = len(self.answers)
+        facts["report"] = str(self.report)
         facts |= {f"time: {k}": f"{v:.1f} s" for k, v in self.timings.items()}
         notes = list(self.notes) + [f"skipped: {s}" for s in self.skipped]
-        return Summary("personacal demo", facts, {"Mean TVD from the census across states (0 = exact)": pivot}, notes)
+        tables = {"Mean TVD from the census across regions (0 = exact)": pivot}
+        if self.comparison is not None and self.comparison.kind != "composition":
+            tables["Raw vs calibrated (headline)"] = self.comparison.changes()
+        return Summary(self.title, facts, tables, notes)
 
 
 def _timed(timings: dict, name: str):
@@ -105,6 +111,7 @@ def run_pipeline(
     out: str | Path = "personacal-report",
     random_state: int = 0,
     progress: bool | None = None,
+    election_year: int = 2024,
 ) -> DemoResult:
     """Run the main job on the shipped data (see the module docstring)."""
     timings: dict[str, float] = {}
@@ -171,6 +178,7 @@ def run_pipeline(
             llm = run_llm_steps(
                 llm_personas, {code: _raking_margins(m) for code, m in targets.items()}, backend,
                 merge=_merge_empty, random_state=random_state, progress=progress, composition=pool_composition,
+                election_year=election_year,
             )
         comparison, answers = llm.comparison, llm.answers
         notes += list(llm.notes)

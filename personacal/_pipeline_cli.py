@@ -22,6 +22,10 @@ def register(subparsers) -> None:
     group.add_argument("--cache", default=None, help="SQLite answer cache (re-runs and resumes are free)")
     p.set_defaults(handler=_run_demo)
 
+    p = subparsers.add_parser("run", help="the main job on your own margins, personas, questions and backend (TOML)")
+    p.add_argument("config", help="a TOML file; see the README's worked example")
+    p.set_defaults(handler=_run_config)
+
 
 def _backend(args: argparse.Namespace):
     if args.backend is None:
@@ -46,6 +50,16 @@ def _run_demo(args: argparse.Namespace) -> int:
     states = "all" if args.states.lower() == "all" else [s.strip().upper() for s in args.states.split(",") if s.strip()]
     result = run_pipeline(states=states, n_per_state=args.n, method=args.method, backend=_backend(args),
                           out=args.out, random_state=args.seed)
+    print(result.summary())
+    print(f"\nReport: {result.report}")
+    return 0
+
+
+def _run_config(args: argparse.Namespace) -> int:
+    from ._config import load_config
+    from ._custom_job import run_config
+
+    result = run_config(load_config(args.config))
     print(result.summary())
     print(f"\nReport: {result.report}")
     return 0

@@ -29,7 +29,6 @@ __all__ = ["LLMRun", "run_llm_steps", "TIERS"]
 #: The seed paper's tiers, in order of how much the LLM writes.
 TIERS = ("Meta", "Objective Tabular", "Subjective Tabular", "Descriptive")
 _GENERATED = {"Objective Tabular": "objective", "Subjective Tabular": "subjective", "Descriptive": "descriptive"}
-ELECTION_YEAR = 2024
 
 
 @dataclass(frozen=True)
@@ -107,9 +106,9 @@ def _weights(tier_personas: pd.DataFrame, census: dict[str, Margins], party: dic
 
 
 def run_llm_steps(meta: pd.DataFrame, census: dict[str, Margins], backend, *, merge, random_state: int,
-                  progress, composition) -> LLMRun:
+                  progress, composition, election_year: int = 2024) -> LLMRun:
     tables, notes = _tier_tables(meta, backend, random_state, progress)
-    question = election_question(ELECTION_YEAR)
+    question = election_question(election_year)
     party = _party_targets(census)
     frames = []
     for label, personas in tables.items():
@@ -130,9 +129,10 @@ def run_llm_steps(meta: pd.DataFrame, census: dict[str, Margins], backend, *, me
             notes.append(f"{label}: also raked to party-ID targets (ANES by state where shipped, else national); "
                          f"{others} persona(s) naming another party were raked with the independents")
     answers = pd.concat(frames, ignore_index=True).rename(columns={"region": "state"})
-    truth = election_results(ELECTION_YEAR)[["state", "dem_two_party_share"]]
+    truth = election_results(election_year)[["state", "dem_two_party_share"]]
     comparison = compare(
         answers.drop(columns="weight"), answers, truth, weights="weight", question=question.id,
-        composition=composition, truth_label="MEDSL 2024 results", random_state=random_state, progress=progress,
+        composition=composition, truth_label=f"MEDSL {election_year} results", random_state=random_state,
+        progress=progress,
     )
     return LLMRun(answers, comparison, tuple(notes))

@@ -17,7 +17,6 @@ extra installs it.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
@@ -82,38 +81,14 @@ def tiny_model_dir(llm_env, tmp_path_factory) -> Path:
     return build_tiny_model(tmp_path_factory.mktemp("models") / "tiny", random_state=TINY_MODEL_SEED)
 
 
-@contextlib.contextmanager
-def _hide_unscannable_modules():
-    """Hide modules that break vLLM 0.32's CPU kernel rebinding while an engine starts.
-
-    That rebinding calls ``vars(value).get`` on every attribute of every module in
-    ``sys.modules``; llvmlite's ``ffi.lib`` (imported with numba, e.g. by
-    personacal.calibrate) answers ``__dict__`` with a function wrapper and the engine
-    fails to start. The modules are put back as soon as the engine is built.
-    """
-    hidden = {}
-    for name, module in list(sys.modules.items()):
-        namespace = getattr(module, "__dict__", None) or {}
-        for value in list(namespace.values()):
-            try:
-                breaks = hasattr(value, "__dict__") and not hasattr(vars(value), "get")
-            except Exception:
-                breaks = False
-            if breaks:
-                hidden[name] = sys.modules.pop(name)
-                break
-    try:
-        yield
-    finally:
-        sys.modules.update(hidden)
-
-
 @pytest.fixture(scope="session")
 def vllm_engine(llm_env, tiny_model_dir):
     """The single offline engine of the session (~15 s to build; do not build another)."""
     import vllm  # an ImportError here is a test ERROR, on purpose
 
-    with _hide_unscannable_modules():
+    from personacal.backends._vllm_engine import hide_unscannable_modules
+
+    with hide_unscannable_modules():
         llm = vllm.LLM(model=str(tiny_model_dir), **ENGINE_KWARGS)
     yield llm
     del llm

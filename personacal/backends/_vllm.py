@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Callable
 from typing import Any
@@ -11,6 +10,7 @@ import numpy as np
 
 from .._random import RandomState
 from ..errors import BackendCapabilityError, BackendError, InputError
+from ._vllm_engine import hide_unscannable_modules
 from ._base import BaseBackend, GenRequest, ScoreRequest, _check_choices
 from ._cache import ResponseCache
 from ._options import combine_token_logprobs, option_forms
@@ -18,8 +18,6 @@ from ._progress import BatchProgress
 from ._protocol import GenerationOutput, OptionScores, SamplingParams
 
 __all__ = ["VLLMBackend", "CPU_FAST_START"]
-
-logger = logging.getLogger(__name__)
 
 #: Engine settings that start vLLM's CPU build in ~15 s instead of ~55 s
 #: (no torch.compile, no worker process). Also set the environment variable
@@ -94,7 +92,8 @@ class VLLMBackend(BaseBackend):
             kwargs = dict(CPU_FAST_START) if cpu_fast_start else {}
             kwargs.update(engine_kwargs)
             kwargs.setdefault("enable_prefix_caching", True)
-            llm = vllm.LLM(model=str(model), **kwargs)
+            with hide_unscannable_modules():
+                llm = vllm.LLM(model=str(model), **kwargs)
         elif engine_kwargs or cpu_fast_start:
             raise InputError("`engine_kwargs` of VLLMBackend apply only when it builds the engine; got `llm=` as well")
         self.llm = llm
@@ -131,25 +130,27 @@ class VLLMBackend(BaseBackend):
         text_idx = [j for j, p in enumerate(prompts) if isinstance(p, str)]
         chat_idx = [j for j, p in enumerate(prompts) if not isinstance(p, str)]
         ids: list[str | None] = [None] * len(prompts)
-        if text_idx:
-            got = self.llm.enqueue([prompts[j] for j in text_idx], [params[j] for j in text_idx], use_tqdm=False)
-            for j, rid in zip(text_idx, got):
-                ids[j] = rid
-        if chat_idx:
-            conversations = [[{"role": m.role, "content": m.content} for m in prompts[j]] for j in chat_idx]
-            try:
+        try:
+            if text_idx:
+                got = self.llm.enqueue([prompts[j] for j in text_idx], [params[j] for j in text_idx], use_tqdm=False)
+                for j, rid in zip(text_idx, got):
+                    ids[j] = rid
+            if chat_idx:
+                conversations = [[{"role": m.role, "content": m.content} for m in prompts[j]] for j in chat_idx]
                 got = self.llm.enqueue_chat(
                     conversations, [params[j] for j in chat_idx], use_tqdm=False, chat_template=self.chat_template
                 )
-            except ValueError as exc:
-                if "chat template" in str(exc).lower() or "chat_template" in str(exc):
-                    raise BackendCapabilityError(
-                        f"model {self.model!r} has no chat template; pass `chat_template=` to VLLMBackend "
-                        "or send plain-text prompts"
-                    ) from exc
-                raise
-            for j, rid in zip(chat_idx, got):
-                ids[j] = rid
+                for j, rid in zip(chat_idx, got):
+                    ids[j] = rid
+        except BaseException as exc:
+            # leave the shared engine clean: nothing half-queued from this call
+            self._abort([rid for rid in ids if rid is not None])
+            if isinstance(exc, ValueError) and "chat template" in str(exc).lower():
+                raise BackendCapabilityError(
+                    f"model {self.model!r} has no chat template; pass `chat_template=` to VLLMBackend "
+                    "or send plain-text prompts"
+                ) from exc
+            raise
         return ids  # type: ignore[return-value]
 
     def _drive(self, ids: list[str], on_finished: Callable[[int, Any], None]) -> None:

@@ -7,7 +7,7 @@ without guessing how free text maps onto categories.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -42,9 +42,9 @@ class ObjectiveTabular(_Strict):
 
     occupation: str = Field(..., min_length=2, max_length=80, description="job title, or 'not working'")
     industry: str = Field(..., min_length=2, max_length=80)
-    household_size: int = Field(..., ge=1, le=15)
-    number_of_children: int = Field(..., ge=0, le=12)
-    commute: Commute
+    household_size: int = Field(..., ge=1, le=15, description="people in the household, the person included")
+    number_of_children: int = Field(..., ge=0, le=12, description="children under 18 living in the household")
+    commute: Commute = Field(..., description="how the person gets to work; 'not working' without a job")
     years_at_current_address: int = Field(..., ge=0, le=90)
     owns_home: bool
 
@@ -59,6 +59,10 @@ class BigFive(_Strict):
     neuroticism: int = Field(..., ge=1, le=5)
 
 
+#: A short phrase; bounded so that guided decoding cannot ramble inside one list item.
+Phrase = Annotated[str, Field(min_length=2, max_length=40)]
+
+
 class SubjectiveTabular(_Strict):
     """Attitudes and personality: the attributes the seed paper found skewed."""
 
@@ -66,8 +70,8 @@ class SubjectiveTabular(_Strict):
     party_id: PartyId
     religiosity: Religiosity
     big_five: BigFive
-    core_values: list[str] = Field(..., min_length=1, max_length=5)
-    interests: list[str] = Field(..., min_length=1, max_length=6)
+    core_values: list[Phrase] = Field(..., min_length=1, max_length=5)
+    interests: list[Phrase] = Field(..., min_length=1, max_length=6)
 
 
 class Descriptive(_Strict):
