@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import numba
 import numpy as np
 
-from ._ipf_kernels import relative_errors
+from ._ipf_kernels import _max_error_units, relative_errors
 
 __all__ = ["rake_units_fused"]
 
@@ -55,7 +55,7 @@ def rake_units_fused(
     achieved = _totals(w, codes[0], sizes[0])
     history: list[float] = []
     n_iter = 0
-    max_error = _exact_error(w, codes, targets, sizes, total)
+    max_error = _max_error_units(w, codes, targets, total)
     while max_error > tol and n_iter < max_iter:
         n_iter += 1
         sweep_error = 0.0
@@ -68,12 +68,5 @@ def rake_units_fused(
             achieved = _scale_and_total(w, codes[m], factor, codes[following], sizes[following])
         history.append(sweep_error)
         if sweep_error <= tol or n_iter == max_iter:
-            max_error = _exact_error(w, codes, targets, sizes, total)
+            max_error = _max_error_units(w, codes, targets, total)
     return w, n_iter, np.asarray(history), max_error
-
-
-def _exact_error(w, codes, targets, sizes, total) -> float:
-    worst = 0.0
-    for c, t, k in zip(codes, targets, sizes):
-        worst = max(worst, float(np.max(relative_errors(_totals(w, c, k), t, total), initial=0.0)))
-    return worst
