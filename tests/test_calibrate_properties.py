@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from personacal.calibrate import Margins, calibrate, integerize, ipf, rake
+from personacal.calibrate import Margins, calibrate, integerize, ipf, rake, trim
 from personacal.calibrate._encode import encode_sample
 from personacal.calibrate._ipf_kernels import rake_units
 from personacal.calibrate._rake_numba import rake_units_fused
@@ -186,3 +186,19 @@ def test_integerize_keeps_totals_and_rounds_each_cell_to_floor_or_ceil(rng):
     assert ((result.counts == np.floor(values)) | (result.counts == np.ceil(values))).all()
     again = integerize(values, random_state=3)
     pd.testing.assert_series_equal(result.counts, again.counts)
+
+
+def test_trim_caps_weights_and_still_meets_margins(rng):
+    """A skewed sample: plain raking gives weights above the cap; trim keeps both the cap and the margins."""
+    n = 400
+    sample = pd.DataFrame({"a": rng.choice(["a0", "a1", "a2"], n, p=[0.6, 0.25, 0.15]),
+                           "b": rng.choice(["b0", "b1"], n, p=[0.75, 0.25])})
+    margins = Margins({"a": {"a0": 300, "a1": 300, "a2": 400}, "b": {"b0": 450, "b1": 550}})
+    cap = 3.0 * margins.total / n
+    assert rake(sample, margins).weights.max() > cap  # otherwise the test proves nothing
+    trimmed = trim(sample, margins, max_ratio=3.0)
+    assert trimmed.converged
+    assert trimmed.weights.max() <= cap * (1 + 1e-8)
+    for v in ("a", "b"):
+        achieved = _weighted_margins(sample, trimmed.weights, v)
+        np.testing.assert_allclose(achieved.reindex(margins[v].index), margins[v], rtol=1e-7)
