@@ -57,6 +57,7 @@ class Backend(_Section):
     api_key_env: str = "OPENAI_API_KEY"
     cache: Path | None = None
     method: Literal["logprobs", "sample"] = "logprobs"
+    cpu_fast_start: bool = Field(False, description="vllm on a CPU: eager engine, chunked prefill off")
     n_per_region: int = Field(20, ge=1, description="personas per region that answer (and, for Meta, get tiers)")
 
     @model_validator(mode="after")

@@ -43,7 +43,8 @@ def _backend(config: RunConfig):
     if b.kind == "openai":
         return make_backend("openai", model=b.model, base_url=b.base_url, api_key_env=b.api_key_env, cache=cache,
                             random_state=config.output.seed)
-    return make_backend("vllm", model=b.model, cache=cache, random_state=config.output.seed)
+    return make_backend("vllm", model=b.model, cache=cache, random_state=config.output.seed,
+                        cpu_fast_start=b.cpu_fast_start)
 
 
 def _election_year(bank: str) -> int | None:

@@ -20,6 +20,8 @@ def register(subparsers) -> None:
     group.add_argument("--base-url", default=None, help="OpenAI-compatible server URL, e.g. http://127.0.0.1:8000/v1")
     group.add_argument("--api-key-env", default="OPENAI_API_KEY", help="environment variable holding the API key")
     group.add_argument("--cache", default=None, help="SQLite answer cache (re-runs and resumes are free)")
+    group.add_argument("--cpu-fast-start", action="store_true",
+                       help="vllm on a CPU: eager single-process engine, chunked prefill off (see VLLMBackend)")
     p.set_defaults(handler=_run_demo)
 
     p = subparsers.add_parser("run", help="the main job on your own margins, personas, questions and backend (TOML)")
@@ -29,8 +31,8 @@ def register(subparsers) -> None:
 
 def _backend(args: argparse.Namespace):
     if args.backend is None:
-        if args.model or args.base_url:
-            raise InputError("--model/--base-url need --backend openai or --backend vllm")
+        if args.model or args.base_url or args.cpu_fast_start:
+            raise InputError("--model/--base-url/--cpu-fast-start need --backend openai or --backend vllm")
         return None
     if not args.model:
         raise InputError(f"--backend {args.backend} needs --model")
@@ -41,7 +43,8 @@ def _backend(args: argparse.Namespace):
             raise InputError("--backend openai needs --base-url, e.g. http://127.0.0.1:8000/v1")
         return make_backend("openai", model=args.model, base_url=args.base_url, api_key_env=args.api_key_env,
                             cache=args.cache, random_state=args.seed)
-    return make_backend("vllm", model=args.model, cache=args.cache, random_state=args.seed)
+    return make_backend("vllm", model=args.model, cache=args.cache, random_state=args.seed,
+                        cpu_fast_start=args.cpu_fast_start)
 
 
 def _run_demo(args: argparse.Namespace) -> int:

@@ -41,6 +41,9 @@ ENGINE_KWARGS = {
     "distributed_executor_backend": "uni",
     "max_logprobs": -1,
     "enable_prefix_caching": True,
+    # vLLM 0.32 on CPU crashes on seeded requests whose prefill is chunked
+    "enable_chunked_prefill": False,
+    "max_num_batched_tokens": 8192,
     "seed": 0,
     # compact JSON under guided decoding: a random-weight model would otherwise
     # ramble in whitespace until max_tokens
@@ -147,6 +150,8 @@ def start_vllm_server(model_dir: Path, log_path: Path, env: dict[str, str]) -> V
         "--enforce-eager",
         "--distributed-executor-backend", "uni",
         "--enable-prefix-caching",
+        "--no-enable-chunked-prefill",
+        "--max-num-batched-tokens", str(ENGINE_KWARGS["max_num_batched_tokens"]),
         "--structured-outputs-config", json.dumps(ENGINE_KWARGS["structured_outputs_config"]),
         "--seed", "0",
         "--host", "127.0.0.1",

@@ -7,6 +7,7 @@ import email.utils
 import math
 import pickle
 import sqlite3
+import sys
 import time
 
 import numpy as np
@@ -185,3 +186,24 @@ def test_generator_random_state_is_used_once():
     assert a.run_seed == b.run_seed
     with pytest.raises(BackendError, match="no API key"):
         OpenAIBackend("m", api_key_env="PERSONACAL_TEST_UNSET_KEY")
+
+
+def test_missing_vllm_says_how_to_install(monkeypatch):
+    from personacal.backends import VLLMBackend
+
+    monkeypatch.setitem(sys.modules, "vllm", None)  # makes `import vllm` raise ImportError
+    with pytest.raises(BackendError, match=r"VLLMBackend needs vLLM, which is not installed: run `pip install personacal\[vllm\]`"):
+        VLLMBackend("some/model")
+
+
+def test_tiny_model_vocab_floor(tmp_path):
+    from personacal.backends import build_tiny_model
+
+    with pytest.raises(InputError, match="`vocab_size` of build_tiny_model must be at least 600; got 100"):
+        build_tiny_model(tmp_path / "m", vocab_size=100)
+
+
+def test_backends_satisfy_the_protocol():
+    from personacal.backends import Backend
+
+    assert isinstance(OpenAIBackend("m", base_url=URL, progress=False), Backend)

@@ -11,7 +11,7 @@ import pytest
 from pydantic import BaseModel, Field
 
 from personacal.backends import ChatMessage, ResponseCache, SamplingParams, VLLMBackend, build_tiny_model
-from personacal.errors import InputError, SchemaValidationError
+from personacal.errors import BackendCapabilityError, InputError, SchemaValidationError
 
 pytestmark = pytest.mark.vllm
 
@@ -259,3 +259,42 @@ def test_interrupted_batch_keeps_finished_answers(vllm_engine, tiny_model_dir, t
     # the engine was left clean: a cache-free run gives the same answers
     fresh = VLLMBackend(tiny_model_dir, llm=vllm_engine, random_state=5, progress=False).generate(prompts, params)
     assert [o.texts for o in outs] == [o.texts for o in fresh]
+
+
+def test_missing_chat_template_is_a_capability_error(vllm_backend, vllm_engine, monkeypatch):
+    tokenizer = vllm_engine.get_tokenizer()
+    monkeypatch.setattr(tokenizer, "chat_template", None)
+    with pytest.raises(BackendCapabilityError, match="has no chat template; pass `chat_template=` to VLLMBackend"):
+        vllm_backend.generate(["plain text first", [ChatMessage("user", "hi")]], SamplingParams(max_tokens=2))
+    # the plain-text request queued before the failure was withdrawn
+    assert vllm_engine.llm_engine.get_num_unfinished_requests() == 0
+    monkeypatch.undo()
+    assert vllm_backend.generate([[ChatMessage("user", "hi")]], SamplingParams(max_tokens=2))[0].n_generated_tokens == 2
+
+
+def test_factory_and_engine_argument_errors(vllm_engine, tiny_model_dir):
+    from personacal.backends import make_backend
+
+    b = make_backend("vllm", model=str(tiny_model_dir), llm=vllm_engine, random_state=0, progress=False)
+    assert isinstance(b, VLLMBackend) and b.model == str(tiny_model_dir)
+    assert b.generate(["Hi"], SamplingParams(max_tokens=2))[0].n_generated_tokens == 2
+    with pytest.raises(InputError, match="`engine_kwargs` of VLLMBackend apply only when it builds the engine"):
+        VLLMBackend(tiny_model_dir, llm=vllm_engine, dtype="float32")
+    with pytest.raises(InputError, match="`model` of VLLMBackend must name a model id or folder"):
+        VLLMBackend()
+
+
+def test_seeded_sampling_of_a_batch_larger_than_one_step(vllm_backend):
+    # 30 x ~400 prompt tokens exceed one step's 8192-token budget. With chunked prefill on,
+    # vLLM 0.32's CPU build crashes here ("CPU Generator does not use offset").
+    persona = " ".join(f"fact {k}: this person lives in the north and works as a teacher." for k in range(30))
+    prompts = [f"Respondent {i}. {persona}\nAnswer:" for i in range(30)]
+    outs = vllm_backend.generate(prompts, SamplingParams(temperature=1.0, max_tokens=2))
+    assert sum(o.n_prompt_tokens for o in outs) > 8192
+    assert all(o.n_generated_tokens == 2 for o in outs)
+
+
+def test_vllm_backend_satisfies_the_protocol(vllm_backend):
+    from personacal.backends import Backend
+
+    assert isinstance(vllm_backend, Backend)

@@ -42,7 +42,7 @@ def test_demo_composition_numbers(tmp_path):
 
 def test_demo_rejects_bad_arguments(capsys):
     assert main(["demo", "--states", "CA", "--model", "x"]) == 2
-    assert "--model/--base-url need --backend" in capsys.readouterr().err
+    assert "--model/--base-url/--cpu-fast-start need --backend" in capsys.readouterr().err
     assert main(["demo", "--states", "ZZ"]) == 2
     assert "unknown-region" in capsys.readouterr().err
 

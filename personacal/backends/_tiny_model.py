@@ -154,6 +154,12 @@ def build_tiny_model(
     )
     tokenizer.chat_template = CHATML_TEMPLATE
     tokenizer.save_pretrained(out)
+    # Name the class and embed the template the way transformers 4.x also understands.
+    config_path = out / "tokenizer_config.json"
+    tok_config = json.loads(config_path.read_text())
+    tok_config.update(tokenizer_class="PreTrainedTokenizerFast", chat_template=CHATML_TEMPLATE)
+    tok_config["additional_special_tokens"] = tok_config.pop("extra_special_tokens", ["<|im_start|>"])
+    config_path.write_text(json.dumps(tok_config, indent=2, sort_keys=True) + "\n")
 
     eos_ids = [raw.token_to_id("<|im_end|>"), raw.token_to_id("<|endoftext|>")]
     config = LlamaConfig(
