@@ -227,6 +227,11 @@ def reconstruct_joint(
         (0 = pure seed). Seed cells that are zero stay zero under IPF, so a sparse
         seed can make targets unreachable; a small smoothing (e.g. 0.01) gives
         every cell a little mass, at the cost of a little of the seed's structure.
+    bayes_options
+        For ``method="bayes"`` only (sampler, draws, interval, noise, moe,
+        interaction_scale, ...): see
+        :func:`personacal.calibrate._joint_bayes.fit_bayes_joint`. With "bayes" a region
+        may lack some variables' margins; it borrows them from the other regions.
     independent_of_seed
         Variables the seed lacks. They are spread evenly over the seed's cells, so
         they relate to the seed's variables only through the multi-way margins
@@ -267,7 +272,8 @@ def reconstruct_joint(
 
         return fit_bayes_joint(
             by_region, seed_counts, variables=variables, smoothing=smoothing, single=single,
-            progress=progress, random_state=random_state, **bayes_options,
+            progress=progress, random_state=random_state, independent_of_seed=tuple(independent_of_seed),
+            **bayes_options,
         )
 
     tables, errors, converged, notes = [], [], True, []

@@ -1,0 +1,158 @@
+"""reconstruct_joint(method="bayes"): hand-checkable fits, pooling, diagnostics and errors."""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+
+# Reuse PyTensor's compiled C code between runs (its first compile takes about a minute).
+os.environ.setdefault("PYTENSOR_FLAGS", f"base_compiledir={tempfile.gettempdir()}/personacal-pytensor")
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+
+from personacal.calibrate import Margins, reconstruct_joint  # noqa: E402
+from personacal.errors import ConvergenceError, DiagnosticsWarning, InputError, MappingError  # noqa: E402
+
+SEED_2X2 = pd.Series([1.0, 2.0, 3.0, 4.0], index=pd.MultiIndex.from_tuples(
+    [("a1", "b1"), ("a1", "b2"), ("a2", "b1"), ("a2", "b2")], names=["a", "b"]))
+MARGINS_2X2 = Margins({"a": {"a1": 40.0, "a2": 60.0}, "b": {"b1": 50.0, "b2": 50.0}}, name="R")
+# A small sampling budget keeps these tests quick; it can miss the convergence thresholds,
+# which are meant for the default 4 chains x 1,000 draws. The warning itself is tested below.
+FAST = dict(draws=500, tune=500, chains=2, progress=False)
+pytestmark = pytest.mark.filterwarnings("ignore::personacal.errors.DiagnosticsWarning")
+
+
+def test_a_certain_seed_and_exact_margins_give_the_ipf_table():
+    # A seed of a million respondents pins the odds ratio at 4/6, near-exact margins pin
+    # the rows (40, 60) and columns (50, 50), so the table is the hand-solved IPF fit
+    # x11 = x with x^2 + 210 x - 4000 = 0 (see test_joint_methods).
+    result = reconstruct_joint(MARGINS_2X2, seed=SEED_2X2, method="bayes", seed_size=1e6, noise=1e-4,
+                               interaction_scale=1e-3, random_state=11, **FAST)
+    x = (-210 + math.sqrt(210**2 + 4 * 4000)) / 2
+    assert result.table[("a1", "b1")] == pytest.approx(x, rel=0.01)
+    assert result.table[("a2", "b2")] == pytest.approx(10 + x, rel=0.01)
+    assert result.lower[("a1", "b1")] <= x <= result.upper[("a1", "b1")]
+    assert result.upper[("a1", "b1")] - result.lower[("a1", "b1")] < 0.05 * x
+    assert result.converged and result.interval == 0.9
+    assert list(result.to_frame().columns) == ["a", "b", "count", "lower", "upper"]
+    text = result.summary().as_text()
+    assert "Convergence diagnostics" in text and "(all sampled)" in text and "90%" in text
+
+
+def test_a_small_seed_leaves_wide_intervals_around_the_table():
+    # Ten seed respondents say little about the odds ratio: the interval must widen.
+    result = reconstruct_joint(MARGINS_2X2, seed=SEED_2X2, method="bayes", random_state=12, **FAST)
+    assert result.upper[("a1", "b1")] - result.lower[("a1", "b1")] > 0.2 * result.table[("a1", "b1")]
+    assert result.table.groupby(level="a").sum().to_dict() == pytest.approx({"a1": 40.0, "a2": 60.0}, rel=0.05)
+    assert (result.lower <= result.table).all() and (result.table <= result.upper).all()
+
+
+def _regions():
+    sex_age = {("M", "young"): 30.0, ("M", "old"): 20.0, ("F", "young"): 25.0, ("F", "old"): 25.0}
+    seed = pd.Series(sex_age).rename_axis(["sex", "age"])
+    a = Margins({"sex": {"M": 55.0, "F": 45.0}, "age": {"young": 70.0, "old": 30.0}}, name="A")
+    b = Margins({"sex": {"M": 45.0, "F": 55.0}, "age": {"young": 40.0, "old": 60.0}}, name="B")
+    c = Margins({"sex": {"M": 20.0, "F": 80.0}}, name="C")  # no age margin, like DC in the census data
+    return {"A": a, "B": b, "C": c}, seed
+
+
+def test_a_region_without_a_margin_borrows_it_from_the_others():
+    margins, seed = _regions()
+    result = reconstruct_joint(margins, seed=seed, method="bayes", random_state=13, **FAST)
+    c_age = result.for_region("C").groupby(level="age").sum() / 100.0
+    assert result.for_region("C").groupby(level="sex").sum()["F"] == pytest.approx(80.0, rel=0.05)
+    assert 0.4 < c_age["young"] < 0.7  # between B (0.4) and A (0.7): pooled, not invented
+    lower_c = result.lower.xs("C", level="region").groupby(level="age").sum()
+    upper_c = result.upper.xs("C", level="region").groupby(level="age").sum()
+    lower_a = result.lower.xs("A", level="region").groupby(level="age").sum()
+    upper_a = result.upper.xs("A", level="region").groupby(level="age").sum()
+    assert (upper_c - lower_c)["young"] > 3 * (upper_a - lower_a)["young"]
+    with pytest.raises(InputError, match=r"margins of region 'C' lack variable\(s\) \['age'\]"):
+        reconstruct_joint(margins, seed=seed, method="ipf")
+
+
+def test_a_variable_the_seed_lacks_stays_uncertain():
+    # The seed knows a x b only. Spread evenly over c, it must not count as evidence that
+    # c is independent of a and b: with independent_of_seed the a:c and b:c structure comes
+    # from the priors, so the intervals are far wider than when the same spread table is
+    # passed as if the seed had measured c.
+    margins = Margins({"a": {"a1": 40.0, "a2": 60.0}, "b": {"b1": 50.0, "b2": 50.0},
+                       "c": {"c1": 30.0, "c2": 70.0}}, name="R")
+    seed = pd.DataFrame({"a": ["a1", "a1", "a2", "a2"] * 250, "b": ["b1", "b2", "b1", "b2"] * 250})
+    proper = reconstruct_joint(margins, seed=seed, method="bayes", independent_of_seed=("c",), seed_size=1e5,
+                               random_state=16, **FAST)
+    spread = seed.groupby(["a", "b"]).size().astype(float)
+    spread = pd.concat({"c1": spread / 2, "c2": spread / 2}, names=["c"]).reorder_levels(["a", "b", "c"])
+    claimed = reconstruct_joint(margins, seed=spread, method="bayes", seed_size=1e5, random_state=16, **FAST)
+    width = lambda r: ((r.upper - r.lower) / r.table).median()  # noqa: E731
+    assert width(proper) > 2 * width(claimed)
+    assert proper.table.groupby(level="c").sum().to_dict() == pytest.approx({"c1": 30.0, "c2": 70.0}, rel=0.05)
+
+
+def test_same_random_state_same_answer():
+    margins, seed = _regions()
+    options = dict(seed=seed, method="bayes", sampler="advi", advi_iterations=3000, draws=100, chains=2,
+                   progress=False)
+    first = reconstruct_joint(margins, random_state=5, **options)
+    again = reconstruct_joint(margins, random_state=5, **options)
+    other = reconstruct_joint(margins, random_state=6, **options)
+    pd.testing.assert_series_equal(first.table, again.table)
+    assert not np.allclose(first.table.to_numpy(), other.table.to_numpy())
+    assert first.diagnostics.loc["ELBO", "r_hat"] == "N/A (ADVI)"
+
+
+def test_too_few_draws_warn_and_name_the_parameter():
+    margins, seed = _regions()
+    with pytest.warns(DiagnosticsWarning, match=r"poor convergence diagnostics: .*ESS of \w+(\[[^\]]+\])? = \d+ "
+                                                 r"< min_ess=400"):
+        result = reconstruct_joint(margins, seed=seed, method="bayes", draws=20, tune=20, chains=2,
+                                   random_state=14, progress=False)
+    assert not result.converged
+    assert not result.diagnostics.loc["(all sampled)", "ok"]
+    with pytest.raises(ConvergenceError, match=r"Pass on_bad_diagnostics='warn' to keep the result"):
+        reconstruct_joint(margins, seed=seed, method="bayes", draws=20, tune=20, chains=2, random_state=14,
+                          progress=False, on_bad_diagnostics="raise")
+
+
+def test_unfinished_advi_warns():
+    margins, seed = _regions()
+    with pytest.warns(DiagnosticsWarning, match=r"the ADVI loss still moved by .* of its total decrease"):
+        reconstruct_joint(margins, seed=seed, method="bayes", sampler="advi", advi_iterations=100,
+                          learning_rate=0.001, draws=50, chains=1, random_state=15, progress=False)
+
+
+def test_seed_categories_outside_the_margins_need_a_mapping():
+    seed = pd.DataFrame({"a": ["a1", "a2", "a3"], "b": ["b1", "b2", "b2"]})
+    with pytest.raises(MappingError, match=r"seed cell \{'a': 'a3', 'b': 'b2'\} uses categories the margins do "
+                                           r"not list; pass `mapping`"):
+        reconstruct_joint(MARGINS_2X2, seed=seed, method="bayes", progress=False)
+    with pytest.raises(MappingError, match=r"seed column 'a' has categories with no entry in mapping\['a'\]"):
+        reconstruct_joint(MARGINS_2X2, seed=seed, method="bayes", mapping={"a": {"a1": "a1", "a2": "a2"}})
+
+
+def test_moe_must_name_known_regions():
+    moe = {"Z": {"a": pd.Series({"a1": 1.0, "a2": 1.0})}}
+    with pytest.raises(InputError, match=r"`moe` of reconstruct_joint\(method='bayes'\) must map regions of the "
+                                         r"margins to \{margin key: Series\}; unknown regions: \['Z'\]"):
+        reconstruct_joint(MARGINS_2X2, seed=SEED_2X2, method="bayes", moe=moe)
+
+
+@pytest.mark.parametrize(("option", "value", "message"), [
+    ("sampler", "gibbs", r"`sampler` of reconstruct_joint\(method='bayes'\) must be one of \('nuts', 'advi'\); "
+                         r"got 'gibbs'"),
+    ("interval", 1.5, r"`interval` of reconstruct_joint\(method='bayes'\) must be in \(0, 1\); got 1.5"),
+    ("draws", 0, r"`draws` of reconstruct_joint\(method='bayes'\) must be an int >= 1; got 0"),
+    ("noise", -0.1, r"`noise` of reconstruct_joint\(method='bayes'\) must be a positive finite number"),
+    ("max_rhat", 0.9, r"`max_rhat` of reconstruct_joint\(method='bayes'\) must be a number >= 1; got 0.9"),
+    ("on_bad_diagnostics", "ignore", r"`on_bad_diagnostics` of reconstruct_joint\(method='bayes'\) must be "
+                                     r"'warn' or 'raise'"),
+    ("joint_draws", 0, r"`joint_draws` of reconstruct_joint\(method='bayes'\) must be an int >= 1; got 0"),
+    ("target_accept", 1.0, r"`target_accept` of reconstruct_joint\(method='bayes'\) must be in \(0, 1\)"),
+    ("seed_size", 0, r"`seed_size` of reconstruct_joint\(method='bayes'\) must be None or a positive number"),
+])
+def test_bad_options_are_named(option, value, message):
+    with pytest.raises(InputError, match=message):
+        reconstruct_joint(MARGINS_2X2, seed=SEED_2X2, method="bayes", **{option: value})
