@@ -9,10 +9,10 @@ import pandas as pd
 
 from ._calibrate import calibrate_impl
 from ._checks import check_bounds, check_options, finish
-from ._encode import EncodedSample, cell_index, check_cells, check_design_weights, design_totals, encode_sample
+from ._encode import EncodedSample, cell_index, check_cells, check_design_weights, encode_sample
 from ._feasibility import explain_nonconvergence
 from ._ipf_kernels import ipf_dense
-from ._rake_numba import rake_units_fused
+from ._rake_numba import rake_units_fused, unit_totals
 from ._margins import Margins
 from ._regions import by_region
 from ._results import MarginCheck, WeightingResult
@@ -103,11 +103,12 @@ def _rake_arrays(enc: EncodedSample, d: np.ndarray, *, tol: float, max_iter: int
         totals = [(_dense_margin(seed, m.axes), _dense_margin(fitted, m.axes)) for m in enc.margins]
     else:
         cell_of_unit = [enc.margin_codes(m) for m in enc.margins]
-        initial = design_totals(enc, d)
+        sizes = [m.target.size for m in enc.margins]
+        initial = unit_totals(d, cell_of_unit, sizes)
         check_cells(enc, initial, "rake")
         targets = [t.ravel() for _, t in margins]
         w, n_iter, history, error = rake_units_fused(d, cell_of_unit, targets, tol=tol, max_iter=max_iter)
-        totals = [(i, np.bincount(c, weights=w, minlength=i.size)) for i, c in zip(initial, cell_of_unit)]
+        totals = list(zip(initial, unit_totals(w, cell_of_unit, sizes)))
     return w, n_iter, history, error, totals
 
 
