@@ -85,7 +85,7 @@ def _encode_column(column: pd.Series, categories: pd.Index, name: str, func: str
     if isinstance(column.dtype, pd.CategoricalDtype):
         # Remap the categorical's own codes: O(categories) lookups, at most one O(rows) gather.
         lookup = categories.get_indexer(column.cat.categories)
-        raw = column.cat.codes.to_numpy()
+        raw = np.asarray(column.array.codes)  # the Categorical's own codes, without a Series copy
         if raw.min(initial=0) < 0:
             _raise_missing(name, int((raw < 0).sum()), func)
         if (lookup < 0).any():

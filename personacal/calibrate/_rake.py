@@ -72,8 +72,10 @@ def rake(
     d = check_design_weights(weights, sample, "rake")
     w, n_iter, history, error, totals = _rake_arrays(enc, d, tol=tol, max_iter=max_iter)
     result = WeightingResult(
-        weights=pd.Series(w, index=sample.index, name="weight"),
-        design_weights=pd.Series(d, index=sample.index, name="design_weight"),
+        # w (and d when none was given) are fresh arrays owned here: no defensive copy of 8 B/row;
+        # user-given design weights may share the caller's memory, so they are copied
+        weights=pd.Series(w, index=sample.index, name="weight", copy=False),
+        design_weights=pd.Series(d, index=sample.index, name="design_weight", copy=weights is not None),
         converged=bool(error <= tol),
         n_iter=n_iter,
         history=history,
