@@ -39,17 +39,19 @@ OPINIONQA = (
 )
 
 
+def _options_and_positions(options: list, ordinal) -> dict:
+    """Options past the ordinal list are refusals; ordinal -1 marks a substantive but unordered option."""
+    ordinal = [float(v) for v in ordinal]
+    positions = [None if v == -1 else v for v in ordinal] + [None] * (len(options) - len(ordinal))
+    return {"options": options, "positions": positions, "refusal_options": options[len(ordinal):]}
+
+
 def opinionqa_question(key: str, entry: dict, topic: str | None, *, text_source: str) -> dict:
     """OpinionQA rule: options[:len(ordinal)] carry the ordinal positions, the rest are refusals."""
-    options = list(entry["options"])
-    ordinal = [float(v) for v in entry["ordinal"]]
-    positions = [None if v == -1 else v for v in ordinal] + [None] * (len(options) - len(ordinal))
     return {
         "id": key,
         "text": entry["refined_qbody"],
-        "options": options,
-        "positions": positions,
-        "refusal_options": options[len(ordinal):],
+        **_options_and_positions(list(entry["options"]), entry["ordinal"]),
         "source": text_source,
         "wave": key.rsplit("_", 1)[1],
         "topic": topic,
@@ -59,15 +61,10 @@ def opinionqa_question(key: str, entry: dict, topic: str | None, *, text_source:
 
 def gss_question(key: str, entry: dict) -> dict:
     """SubPOP-Eval rule: ordinal -1 = substantive but unordered option; options past the list are refusals."""
-    options = list(entry["option_list"])
-    ordinal = [float(v) for v in entry["ordinal"]]
-    positions = [None if v == -1 else v for v in ordinal] + [None] * (len(options) - len(ordinal))
     return {
         "id": key,
         "text": entry["refined_qbody"],
-        "options": options,
-        "positions": positions,
-        "refusal_options": options[len(ordinal):],
+        **_options_and_positions(list(entry["option_list"]), entry["ordinal"]),
         "source": "GSS 2022 via SubPOP-Eval",
         "wave": "GSS2022",
         "topic": None,

@@ -12,7 +12,7 @@ from ._checks import check_bounds, check_options, finish
 from ._encode import EncodedSample, cell_index, check_cells, check_design_weights, encode_sample
 from ._feasibility import explain_nonconvergence
 from ._ipf_kernels import ipf_dense
-from ._rake_numba import rake_units_fused, unit_totals
+from ._rake_numba import rake_units_with_totals, unit_totals
 from ._margins import Margins
 from ._regions import by_region
 from ._results import MarginCheck, WeightingResult
@@ -109,8 +109,10 @@ def _rake_arrays(enc: EncodedSample, d: np.ndarray, *, tol: float, max_iter: int
         initial = unit_totals(d, cell_of_unit, sizes)
         check_cells(enc, initial, "rake")
         targets = [t.ravel() for _, t in margins]
-        w, n_iter, history, error = rake_units_fused(d, cell_of_unit, targets, tol=tol, max_iter=max_iter)
-        totals = list(zip(initial, unit_totals(w, cell_of_unit, sizes)))
+        w, n_iter, history, error, final = rake_units_with_totals(
+            d, cell_of_unit, targets, tol=tol, max_iter=max_iter, initial=initial
+        )
+        totals = list(zip(initial, final))
     return w, n_iter, history, error, totals
 
 

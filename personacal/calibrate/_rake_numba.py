@@ -29,7 +29,7 @@ import numpy as np
 
 from ._ipf_kernels import relative_errors
 
-__all__ = ["rake_units_fused", "unit_totals"]
+__all__ = ["rake_units_fused", "rake_units_with_totals", "unit_totals"]
 
 #: Rows below which one thread does the pass (a thread hand-off costs more than it saves).
 THREADED_FROM_ROWS = 200_000
@@ -62,6 +62,12 @@ def _unsigned(codes: np.ndarray) -> np.ndarray:
     return codes
 
 
+def _usable_cores() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 class _RowChunks:
     """Runs a kernel on fixed row chunks (in threads for large inputs) and sums the partial totals."""
 
@@ -69,7 +75,7 @@ class _RowChunks:
         n_chunks = N_CHUNKS if n_rows >= THREADED_FROM_ROWS else 1
         edges = np.linspace(0, n_rows, n_chunks + 1).astype(np.int64)
         self.slices = [slice(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
-        workers = min(n_chunks, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+        workers = min(n_chunks, _usable_cores())
         self.pool = ThreadPoolExecutor(workers) if n_chunks > 1 and workers > 1 else None
 
     def __enter__(self):
@@ -111,6 +117,21 @@ def rake_units_fused(
     max_iter: int,
 ) -> tuple[np.ndarray, int, np.ndarray, float]:
     """Same contract as :func:`~personacal.calibrate._ipf_kernels.rake_units`."""
+    w, n_iter, history, max_error, _ = rake_units_with_totals(weights, cell_of_unit, targets, tol=tol, max_iter=max_iter)
+    return w, n_iter, history, max_error
+
+
+def rake_units_with_totals(
+    weights: np.ndarray,
+    cell_of_unit: Sequence[np.ndarray],
+    targets: Sequence[np.ndarray],
+    *,
+    tol: float,
+    max_iter: int,
+    initial: Sequence[np.ndarray] | None = None,
+) -> tuple[np.ndarray, int, np.ndarray, float, list[np.ndarray]]:
+    """:func:`rake_units_fused` that reuses the caller's per-margin totals of ``weights``
+    (``initial``, if it has them) and also returns the totals of the raked weights."""
     w = np.array(weights, dtype=float, copy=True)
     codes = [_unsigned(c) for c in cell_of_unit]
     sizes = [t.size for t in targets]
@@ -119,9 +140,9 @@ def rake_units_fused(
     history: list[float] = []
     n_iter = 0
     with _RowChunks(w.shape[0]) as chunks:
-        initial = _all_totals(w, codes, sizes, chunks)
-        achieved = initial[0]
-        max_error = _max_error(initial, targets, total)
+        current = list(initial) if initial is not None else _all_totals(w, codes, sizes, chunks)
+        achieved = current[0]
+        max_error = _max_error(current, targets, total)
         while max_error > tol and n_iter < max_iter:
             n_iter += 1
             sweep_error = 0.0
@@ -136,6 +157,8 @@ def rake_units_fused(
                     _scale_and_total(w[rows], c[rows], f, nc[rows], ns)
                 )
             history.append(sweep_error)
+            # the last sweep always lands here, so `current` ends as the totals of the returned weights
             if sweep_error <= tol or n_iter == max_iter:
-                max_error = _max_error(_all_totals(w, codes, sizes, chunks), targets, total)
-    return w, n_iter, np.asarray(history), max_error
+                current = _all_totals(w, codes, sizes, chunks)
+                max_error = _max_error(current, targets, total)
+    return w, n_iter, np.asarray(history), max_error, current
