@@ -106,10 +106,12 @@ class InfeasibleBoundsError(CalibrationError):
         self.conflicting = list(conflicting or [])
 
 
-class ConvergenceError(CalibrationError):
-    """An iterative fit that stopped at ``max_iter`` before reaching ``tol``.
+class ConvergenceError(PersonacalError, RuntimeError):
+    """An iterative fit that stopped at ``max_iter`` before reaching ``tol``, or a sampler
+    whose diagnostics say it did not converge.
 
-    The last iterate is kept on ``.result`` so it can be inspected.
+    Not an :class:`InputError`: the input may be fine and the fit still stop short. The last
+    iterate is kept on ``.result`` so it can be inspected.
     """
 
     code = "not-converged"

@@ -18,6 +18,7 @@ from personacal.errors import (
     InvalidValueError,
     MarginTotalsError,
     MissingValueError,
+    PersonacalError,
     StructuralInfeasibilityError,
     UnknownCategoryError,
 )
@@ -38,9 +39,16 @@ def margins():
 
 def test_errors_share_one_hierarchy_with_codes():
     for cls in (MarginTotalsError, EmptyCategoryError, UnknownCategoryError, InvalidValueError,
-                MissingValueError, StructuralInfeasibilityError, InfeasibleBoundsError, ConvergenceError):
+                MissingValueError, StructuralInfeasibilityError, InfeasibleBoundsError):
         assert issubclass(cls, CalibrationError) and issubclass(cls, ValueError)
         assert cls.code and cls.code != CalibrationError.code
+
+
+def test_convergence_error_is_not_an_input_error():
+    # a fit that stops short is not bad input: its own branch of PersonacalError
+    assert issubclass(ConvergenceError, PersonacalError) and issubclass(ConvergenceError, RuntimeError)
+    assert not issubclass(ConvergenceError, InputError) and not issubclass(ConvergenceError, ValueError)
+    assert ConvergenceError.code == "not-converged"
 
 
 def test_margin_totals_disagree():
