@@ -19,7 +19,7 @@ import pandas as pd
 from ._config import RunConfig
 from ._pipeline import DemoResult, _pooled, run_pipeline
 from .calibrate import Margins, rake, read_margins, reconstruct_joint
-from .calibrate._io import read_table, write_table
+from ._tables import read_table, write_table
 from .data import election_results, states as state_table
 from .errors import InputError
 from .evaluate import compare, composition_error, poststratify_answers, write_report

@@ -32,7 +32,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from personacal.data import _categories as C  # noqa: E402
-from personacal.generate._schemas import IDEOLOGY, PARTY_ID  # noqa: E402
+from personacal.data import categories  # noqa: E402
+
+IDEOLOGY = categories("ideology5")
+PARTY_ID = categories("party_id4")
 
 FILE = "psychographic_targets.csv.gz"
 COLUMNS = ["source", "dataset", "years", "geography", "area", "variable", "category", "share", "count", "n",

@@ -1,7 +1,7 @@
 """Calibration: raking, N-D IPF, GREG/logit calibration, min-distance, post-stratification."""
 
 from ._calibrate import calibrate
-from ._diagnostics import asmd, design_effect, kish_ess, weight_ratio
+from ._diagnostics import WEIGHT_DIAGNOSTIC_LABELS, asmd, design_effect, kish_ess, weight_diagnostics, weight_ratio
 from ._io import read_margins
 from ._integerize import IntegerizeResult, integerize
 from ._ipf import ipf
@@ -34,4 +34,6 @@ __all__ = [
     "design_effect",
     "weight_ratio",
     "asmd",
+    "weight_diagnostics",
+    "WEIGHT_DIAGNOSTIC_LABELS",
 ]

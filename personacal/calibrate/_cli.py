@@ -55,7 +55,8 @@ def register(subparsers) -> None:
 
 def _run_weighting(args: argparse.Namespace) -> int:
     from . import calibrate, poststratify, rake
-    from ._io import read_margins, write_table, read_table
+    from .._tables import read_table, write_table
+    from ._io import read_margins
 
     numeric = (args.weights,) if args.weights else ()
     sample = read_table(args.sample, numeric=numeric, what="sample")
@@ -78,7 +79,8 @@ def _run_weighting(args: argparse.Namespace) -> int:
 
 def _run_ipf(args: argparse.Namespace) -> int:
     from . import ipf
-    from ._io import read_margins, write_table, read_table
+    from .._tables import read_table, write_table
+    from ._io import read_margins
 
     seed = read_table(args.seed, numeric=(args.value_column,), what="seed table")
     margins = read_margins(args.margins)

@@ -259,6 +259,12 @@ IDEOLOGY_7 = (
 IDEOLOGY_3 = ("Liberal", "Moderate", "Conservative")
 IDEOLOGY_7_TO_3 = _collapse(IDEOLOGY_7, IDEOLOGY_3, (0, 0, 0, 1, 2, 2, 2))
 
+# The fixed vocabularies of the LLM-written Subjective tier (personacal.generate's schemas use
+# these), so that a tier's answers can be raked on survey targets without mapping free text.
+IDEOLOGY_5 = ("very liberal", "liberal", "moderate", "conservative", "very conservative")
+PARTY_ID_4 = ("Democrat", "Republican", "Independent", "Other")
+RELIGIOSITY_3 = ("not religious", "somewhat religious", "very religious")
+
 #: GSS national-spending items, recoded from -1/0/1.
 SPENDING = ("Too little", "About right", "Too much")
 
@@ -287,6 +293,9 @@ CATEGORIES = MappingProxyType(
         "party3": PARTY_3,
         "ideology7": IDEOLOGY_7,
         "ideology3": IDEOLOGY_3,
+        "ideology5": IDEOLOGY_5,
+        "party_id4": PARTY_ID_4,
+        "religiosity3": RELIGIOSITY_3,
         "region": tuple(REGIONS.values()),
     }
 )

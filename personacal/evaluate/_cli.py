@@ -49,7 +49,7 @@ def register(subparsers) -> None:
 def _read(path: str, what: str, extra_numeric=()):
     import pandas as pd
 
-    from ..calibrate._io import read_table
+    from .._tables import read_table
     from ..errors import InputError, InvalidValueError
 
     frame = read_table(path, what=what)

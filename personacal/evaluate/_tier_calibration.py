@@ -24,7 +24,7 @@ from ..calibrate._diagnostics import design_effect, kish_ess, weight_ratio
 from ..calibrate._margins import Margins
 from ..calibrate._rake import rake
 from ..errors import EmptyCategoryError, InputError, MappingError, StructuralInfeasibilityError
-from ..generate._schemas import IDEOLOGY, PARTY_ID, RELIGIOSITY
+from ..data import categories
 from ._answers_input import ALL
 from ._tidy import as_frame, plain
 from ._tier_result import TierCalibrationResult
@@ -35,9 +35,9 @@ FUNC = "calibrate_tier"
 EMPTY = ("raise", "drop")
 #: Identity maps on the tier schemas' vocabularies: the only values accepted without a mapping.
 DEFAULT_MAPPINGS: dict[str, dict[str, str]] = {
-    "ideology": {c: c for c in IDEOLOGY},
-    "party_id": {c: c for c in PARTY_ID},
-    "religiosity": {c: c for c in RELIGIOSITY},
+    "ideology": {c: c for c in categories("ideology5")},
+    "party_id": {c: c for c in categories("party_id4")},
+    "religiosity": {c: c for c in categories("religiosity3")},
 }
 #: Variables with a left / right reading: (left categories, right categories).
 LEANS = {

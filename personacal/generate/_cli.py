@@ -29,7 +29,7 @@ def register(subparsers) -> None:
 
 
 def _run_meta(args: argparse.Namespace) -> int:
-    from ..calibrate._io import write_table
+    from .._tables import write_table
     from ._census_personas import state_joints
     from ._meta import sample_meta_personas
 

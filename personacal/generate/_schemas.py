@@ -11,6 +11,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..data import categories
+
 __all__ = [
     "IDEOLOGY",
     "PARTY_ID",
@@ -22,9 +24,9 @@ __all__ = [
     "TIER_SCHEMAS",
 ]
 
-IDEOLOGY = ("very liberal", "liberal", "moderate", "conservative", "very conservative")
-PARTY_ID = ("Democrat", "Republican", "Independent", "Other")
-RELIGIOSITY = ("not religious", "somewhat religious", "very religious")
+IDEOLOGY = categories("ideology5")
+PARTY_ID = categories("party_id4")
+RELIGIOSITY = categories("religiosity3")
 COMMUTE = ("drive alone", "carpool", "public transit", "walk or bike", "work from home", "not working")
 
 Ideology = Literal["very liberal", "liberal", "moderate", "conservative", "very conservative"]

@@ -38,7 +38,7 @@ def register_tier(kinds) -> None:
 
 def _run_tier(args: argparse.Namespace) -> int:
     from ..backends import backend_from_args
-    from ..calibrate._io import read_table, write_table
+    from .._tables import read_table, write_table
     from ._tiers import generate_tier
 
     personas = read_table(args.personas, what="personas")

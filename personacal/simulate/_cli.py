@@ -36,7 +36,7 @@ def register(subparsers) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     from ..backends import backend_from_args
-    from ..calibrate._io import read_table, write_table
+    from .._tables import read_table, write_table
     from ..errors import InputError
     from ._banks import load_question_bank
     from ._simulate import simulate
