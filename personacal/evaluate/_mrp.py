@@ -20,7 +20,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from .._random import RandomState, check_random_state, derive_seed
-from .._validation import Interval, Options, check_params, renamed_parameters
+from .._validation import InstanceOf, Interval, Options, check_param, check_params, renamed_parameters
 from ..calibrate import JointResult
 from ..errors import InputError, MismatchError, UnknownCategoryError
 from ._answers_table import AnswerData, domain_table, prepare_answers
@@ -36,21 +36,18 @@ FAMILIES = ("categorical", "binomial")
 _CONSTRAINTS = {"family": Options(FAMILIES), "inference": Options(INFERENCE), "draws": Interval("int", 10, None),
                 "tune": Interval("int", 0, None), "chains": Interval("int", 1, None), "cores": Interval("int", 1, None),
                 "advi_iterations": Interval("int", 100, None), "level": LEVEL}
+_JOINT = InstanceOf(JointResult, pd.Series, name="a JointResult (reconstruct_joint) or a joint count Series")
 
 
 def _joint_series(joint, by: str | None) -> pd.Series:
     """The joint as a count Series; its region level (if any) is renamed to ``by``."""
+    check_param(FUNC, "joint", joint, _JOINT)
     if isinstance(joint, JointResult):
         table = joint.table
         if not joint.multi_region and by is not None:
             table = pd.concat([table], keys=[joint.regions[0]], names=["region"])
-    elif isinstance(joint, pd.Series):
-        table = joint
     else:
-        raise InputError(
-            f"`joint` of {FUNC} must be a JointResult (reconstruct_joint) or a joint count Series; "
-            f"got {type(joint).__name__}"
-        )
+        table = joint
     names = list(table.index.names)
     if any(n is None for n in names):
         raise InputError(f"`joint` of {FUNC} needs named index levels (region and covariates); got {names}")

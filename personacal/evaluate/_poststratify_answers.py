@@ -38,7 +38,7 @@ import pandas as pd
 
 from .._random import RandomState
 from .._summary import Summary, one_line_repr
-from .._validation import Options, check_params, renamed_parameters
+from .._validation import InstanceOf, Options, check_param, check_params, renamed_parameters
 from ..calibrate import Margins, RegionalResult, poststratify, rake
 from ..errors import CalibrationError, InputError
 from ._answers_table import ALL, PERSONA, AnswerData, domain_table, prepare_answers
@@ -213,22 +213,18 @@ def _margins_columns(margins, region=None) -> list[str]:
 
 
 def _design_weights(personas: pd.DataFrame, weights) -> np.ndarray:
+    check_param(FUNC, "weights", weights, [None, _WEIGHTS])
     if weights is None:
         return np.ones(len(personas))
     if isinstance(weights, str):
         if weights not in personas.columns:
             raise InputError(f"`weights` of {FUNC} names column {weights!r}, which `personas` lacks")
         w = personas[weights]
-    elif isinstance(weights, pd.Series):
+    else:
         missing = pd.Index(personas[PERSONA]).difference(weights.index)
         if len(missing):
             raise InputError(f"`weights` of {FUNC} has no weight for persona_id(s) {missing[:5].tolist()}")
         w = weights.reindex(personas[PERSONA])
-    else:
-        raise InputError(
-            f"`weights` of {FUNC} must be None, a column of `personas` or a Series indexed by persona_id; "
-            f"got {type(weights).__name__}"
-        )
     return w.to_numpy(dtype=float)
 
 
@@ -270,6 +266,7 @@ def _share_design(data: AnswerData, by: str | None, groups: list[str], regions, 
 
 
 _CONSTRAINTS = {"method": Options(METHODS), "n_boot": N_BOOT, "level": LEVEL}
+_WEIGHTS = InstanceOf(str, pd.Series, name="a column of `personas` or a Series indexed by persona_id")
 
 
 @ci_as_method_or_level

@@ -161,21 +161,18 @@ def resolve_unit_weights(
     """Unit weights from a column name of ``frame`` or a Series indexed by unit id; ``None`` stays ``None``."""
     if weights is None:
         return None
+    check_param(func, "weights", weights,
+                InstanceOf(str, pd.Series, name=f"a column name of `{arg}` or a pandas Series indexed by {unit}"))
     if isinstance(weights, str):
         require_columns(frame, [weights], func=func, arg=arg)
         w = per_unit_values(frame, unit, weights, units, func=func, arg=arg)
-    elif isinstance(weights, pd.Series):
+    else:
         missing = units.difference(weights.index)
         if len(missing):
             raise InputError(
                 f"`weights` of {func} has no weight for {len(missing)} {unit}(s), e.g. {missing[:5].tolist()}"
             )
         w = weights.reindex(units).to_numpy()
-    else:
-        raise InputError(
-            f"`weights` of {func} must be a column name of `{arg}` or a pandas Series indexed by {unit}; "
-            f"got {type(weights).__name__}"
-        )
     try:
         w = np.asarray(w, dtype=float)
     except (TypeError, ValueError) as exc:

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from .._summary import Summary, one_line_repr
-from .._validation import Interval, Options, check_params
+from .._validation import InstanceOf, Interval, Options, check_param, check_params
 from ..calibrate import Margins, rake
 from ..data import categories
 from ..errors import EmptyCategoryError, InputError, MappingError, StructuralInfeasibilityError
@@ -47,6 +47,8 @@ LEANS = {
 }
 _MISSING = "<missing>"
 _CONSTRAINTS = {"empty": Options(EMPTY), "min_personas": Interval("int", 1, None)}
+_TARGETS = InstanceOf(pd.DataFrame, Mapping, name="a DataFrame from psychographic_targets() or a mapping "
+                                                  "{variable: shares}")
 
 
 @dataclass(frozen=True, eq=False)
@@ -167,13 +169,11 @@ def _targets_from_frame(frame: pd.DataFrame, by: str | None) -> tuple[dict, dict
 
 def _parse_targets(targets, by: str | None) -> tuple[dict, dict[str, str]]:
     """``{area or None: {variable: shares}}`` (``None``: national) and a source label per variable."""
+    check_param(FUNC, "targets", targets, _TARGETS)
     if isinstance(targets, pd.DataFrame):
         return _targets_from_frame(targets, by)
-    if not isinstance(targets, Mapping) or not targets:
-        raise InputError(
-            f"`targets` of {FUNC} must be a DataFrame from psychographic_targets() or a non-empty mapping "
-            f"{{variable: shares}}; got {type(targets).__name__}"
-        )
+    if not targets:
+        raise InputError(f"`targets` of {FUNC} is an empty mapping; give {{variable: shares}}")
     shares = {}
     for variable, values in targets.items():
         series = pd.Series(values, dtype=float) if not isinstance(values, pd.Series) else values.astype(float)
