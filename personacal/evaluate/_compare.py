@@ -459,13 +459,12 @@ def _resolve_tiers(frames: dict[str, pd.DataFrame], column: str | None, order: S
     order = list(order)
     if len(set(order)) != len(order):
         raise InputError(f"`tiers` of {FUNC} repeats a tier: {order}")
-    unlisted = [t for t in seen if t not in order]
+    unlisted, absent = [t for t in seen if t not in order], [t for t in order if t not in seen]
     if unlisted:
         raise MismatchError(
             f"column {column!r} of `raw`/`calibrated` ({FUNC}) has tier(s) {unlisted} that `tiers` does not "
             f"list ({order}); list every tier or filter the rows first"
         )
-    absent = [t for t in order if t not in seen]
     if absent:
         raise MismatchError(f"`tiers` of {FUNC} lists tier(s) {absent} that neither `raw` nor `calibrated` has")
     return tuple(order)
