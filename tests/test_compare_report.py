@@ -257,9 +257,9 @@ def test_composition_and_regional_weight_diagnostics_are_carried():
         ({"tiers": ["Meta"], "tier_column": None}, InputError, "`tiers` of compare needs `tier_column`"),
         ({"n_boot": 10}, InputError, "needs persona-level answers"),
         ({"n_boot": -1}, InputError, r"`n_boot` of compare must be an int >= 0; got -1"),
-        ({"ci": 1.5}, InputError, "`ci` of compare must be a confidence level"),
-        ({"by": "party"}, InputError, "`by` and `strata` of compare apply to opinion comparisons"),
-        ({"raw": [1, 2]}, InputError, "`raw` of compare must be a pandas DataFrame; got list"),
+        ({"level": 1.5}, InputError, r"`level` of compare must be a finite number in \(0, 1\); got 1\.5"),
+        ({"group": "party"}, InputError, "`group` and `strata` of compare apply to opinion comparisons"),
+        ({"raw": [1, 2]}, InputError, r"`raw` of compare must be a pandas DataFrame; got \[1, 2\]"),
         ({"composition": 3}, InputError, "`composition` of compare must be a mapping"),
         ({"composition": {"raw": "x"}}, InputError, r"`composition\['raw'\]` of compare must be a CompositionResult"),
         ({"composition": {"before": None}}, InputError, "`composition` of compare has key 'before'"),
@@ -312,7 +312,7 @@ def test_comparison_accessor_errors():
         c.to_frame("composition")
     with pytest.raises(InputError, match="no weight diagnostics"):
         c.to_frame("weights")
-    with pytest.raises(InputError, match="`version` of Comparison.result must be 'raw' or 'calibrated'"):
+    with pytest.raises(InputError, match="`version` of Comparison.result must be one of 'raw', 'calibrated'"):
         c.result("after")
     with pytest.raises(InputError, match="has no raw result for tier 'Meta'"):
         c.result("raw", "Meta")

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 import scipy.stats
 
-from personacal.calibrate._margins import Margins
+from personacal.calibrate import Margins
 from personacal.errors import (
     CategoryTypeError,
     DegenerateScaleError,
@@ -186,7 +186,7 @@ def test_groups_and_partial_answers_by_hand():
             "share": [0.5, 0, 0.5, 0, 0, 1, 0, 1, 0, 1],
         }
     )
-    res = alignment(sim, ref, by="party")
+    res = alignment(sim, ref, group="party")
     groups = res.per_group.set_index("party")
     # D: mean(0, 0) -> Rep 1; R: mean(0, 1) -> Rep 0.5; overall 1 - mean(0, 0, 0, 1) = 0.75
     assert groups.loc["D", "representativeness"] == pytest.approx(1.0)
@@ -245,7 +245,7 @@ def test_group_mismatch_and_bootstrap_needs_personas():
     sim = _aggregated().assign(party="D")
     ref = _reference().assign(party="R")
     with pytest.raises(MismatchError, match=r"groups of \['party'\] that `reference` lacks: \[\('D',\)\]"):
-        alignment(sim, ref, by="party")
+        alignment(sim, ref, group="party")
     with pytest.raises(InputError, match=r"need persona-level `simulated` \(a 'persona_id' column\)"):
         alignment(_aggregated(), _reference(), n_boot=10)
 
@@ -256,7 +256,7 @@ def test_persona_group_must_be_constant():
     ref = pd.concat([_one_question_reference().assign(party=p) for p in ("D", "R")])
     with pytest.raises(InputError, match=r"'party' of `simulated` \(alignment\) must be constant within each "
                                          r"persona_id; persona_id='p1'"):
-        alignment(sim, ref, by="party")
+        alignment(sim, ref, group="party")
 
 
 # --------------------------------------------------------------------------- alignment bootstrap
@@ -283,7 +283,7 @@ def test_alignment_bootstrap_matches_resampling_the_table():
 
     loop = bootstrap(slow, len(personas), n_boot=15, random_state=11, progress=False)
     np.testing.assert_allclose(fast.bootstrap.distribution[:, 0], loop.distribution[:, 0], rtol=1e-10)
-    low, high = fast.ci
+    low, high = fast.confidence_interval
     assert low <= fast.representativeness <= high
     assert fast.to_frame("overall")["ci_low"].iloc[0] == pytest.approx(low)
 
@@ -555,8 +555,8 @@ def test_nan_replicates_are_counted_and_warned():
     "kwargs, match",
     [
         ({"n_boot": 1}, r"`n_boot` of bootstrap must be an int >= 2; got 1"),
-        ({"method": "bca"}, r"`method` of bootstrap must be 'percentile' or 'basic'; got 'bca'"),
-        ({"ci": 1.5}, r"`ci` of bootstrap must be a confidence level strictly between 0 and 1; got 1\.5"),
+        ({"method": "bca"}, r"`method` of bootstrap must be one of 'percentile', 'basic'; got 'bca'"),
+        ({"level": 1.5}, r"`level` of bootstrap must be a finite number in \(0, 1\); got 1\.5"),
         ({"weights": [1.0, 2.0]}, r"`weights` of bootstrap must have one entry per unit \(3\)"),
         ({"strata": ["a", None, "b"]}, r"`strata` of bootstrap holds missing labels"),
         ({"random_state": -1}, r"`random_state` of bootstrap must be a non-negative int"),

@@ -18,7 +18,7 @@ from personacal.errors import DiagnosticsWarning, InputError, MismatchError, Unk
 from personacal.evaluate import mrp, poststratify_answers
 from personacal.calibrate import Margins, reconstruct_joint
 from personacal.evaluate._mrp import _joint_series
-from personacal.evaluate._mrp_kernels import cell_probabilities, poststratify_draws, soft_counts
+from personacal.evaluate._mrp_model import cell_probabilities, poststratify_draws, soft_counts
 
 
 def test_soft_counts_by_hand():
@@ -122,8 +122,8 @@ def test_mrp_input_errors(panel):
         mrp(answers, personas, joint, family="binomial")
     with pytest.raises(InputError, match=r"`joint` of mrp must be a JointResult"):
         mrp(answers, personas, joint.to_frame())
-    with pytest.raises(InputError, match=r"`ci` of poststratify_answers\(method='mrp'\) is the posterior interval"):
-        poststratify_answers(answers, personas, joint, method="mrp", ci="recompute")
+    with pytest.raises(InputError, match=r"`interval_method` of poststratify_answers\(method='mrp'\) is the posterior"):
+        poststratify_answers(answers, personas, joint, method="mrp", interval_method="recompute")
 
 
 def test_mrp_group_estimates_with_interaction(panel):

@@ -128,7 +128,7 @@ def test_recovers_full_sample_party_shares(panel, method):
     targets = panel.rake_targets() if method == "rake" else panel.strata_targets()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # replicates that lose a rare stratum are reported, not errors
-        res = poststratify_answers(panel.answers, panel.personas, targets, method=method, ci="recompute",
+        res = poststratify_answers(panel.answers, panel.personas, targets, method=method, interval_method="recompute",
                                    n_boot=150, random_state=11)
     d = with_truth(res.distributions, panel.truth)
     national = d[d["region"] == "(all)"]
@@ -148,7 +148,7 @@ def test_recovers_full_sample_party_shares(panel, method):
 
 
 def test_fixed_weight_bootstrap_covers_truth(panel):
-    res = poststratify_answers(panel.answers, panel.personas, panel.rake_targets(), ci="fixed", n_boot=300,
+    res = poststratify_answers(panel.answers, panel.personas, panel.rake_targets(), interval_method="fixed", n_boot=300,
                                random_state=5)
     d = with_truth(res.distributions, panel.truth)
     national = d[d["region"] == "(all)"]
@@ -181,8 +181,9 @@ def test_argument_errors(two_regions):
     answers, personas, targets = two_regions
     with pytest.raises(InputError, match=r"`method` of poststratify_answers must be one of"):
         poststratify_answers(answers, personas, targets, method="ipw")
-    with pytest.raises(InputError, match=r"`ci` of poststratify_answers must be None or one of"):
-        poststratify_answers(answers, personas, targets, ci="bca")
+    with pytest.raises(InputError, match=r"`interval_method` of poststratify_answers must be one of 'recompute', "
+                                         r"'fixed' or None; got 'bca'"):
+        poststratify_answers(answers, personas, targets, interval_method="bca")
     with pytest.raises(InputError, match=r"mapping of regions but `by` is None"):
         poststratify_answers(answers, personas, targets, by=None)
     with pytest.raises(InputError, match=r"`weights` of poststratify_answers are not used by method='mrp'"):

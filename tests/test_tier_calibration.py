@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from personacal.data import census_margins
-from personacal.data._psychographic import psychographic_margins, psychographic_targets
+from personacal.data import psychographic_margins, psychographic_targets
 from personacal.errors import DataError, EmptyCategoryError, InputError, MappingError
 from personacal.evaluate import TierCalibrationResult, calibrate_tier
 

@@ -8,6 +8,19 @@
 - :func:`poststratify_answers` -- answer distributions under calibrated persona weights (rake,
   poststratify) or MRP (:func:`mrp`), with weight diagnostics and intervals
 - :func:`calibrate_tier` -- rake an LLM tier on census and psychographic survey targets jointly
+
+One vocabulary: ``level`` is the confidence level (0.95), ``interval_method`` how an interval
+is made, ``by`` the region column and ``group`` the grouping columns. (The old names ``ci``,
+``ci_level`` and alignment's ``by`` work for one release, with a DeprecationWarning.)
+
+Layout: one private module per job, holding the function, its checks and its result class
+(``_compare``, ``_alignment``, ``_elections``, ``_composition``, ``_poststratify_answers``,
+``_mrp``, ``_tier_calibration``, ``_bootstrap``); pure array kernels beside them
+(``_alignment_kernels``, ``_poststratify_kernels``, ``_mrp_model``, ``_wasserstein``); shared
+pieces (``_answers_table``: tidy answer tables; ``_weights``: weight-fact rows from
+``personacal.calibrate.weight_diagnostics``; ``_tidy``: table checks); presentation
+(``_report``, ``_plots``) and the ``personacal evaluate`` command (``_cli``). Other
+subpackages are reached only through their public faces.
 """
 
 from ._alignment import AlignmentResult, alignment

@@ -24,8 +24,11 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from .._random import RandomState, check_random_state
-from .._summary import Summary
+from .._summary import Summary, one_line_repr
+from .._validation import Interval, Options, check_params, renamed_parameters
 from ..errors import DiagnosticsWarning, InputError, InvalidValueError
+from ._compat import renamed_fields
+from ._tidy import LEVEL
 
 __all__ = ["BootstrapResult", "bootstrap", "weighted_counts"]
 
@@ -35,8 +38,11 @@ logger = logging.getLogger(__name__)
 _CELLS_PER_BATCH = 2_000_000
 #: Show a progress bar by default from this many replicates on.
 _PROGRESS_FROM = 1000
+#: Interval methods; BCa needs a jackknife of the statistic and is not offered.
+METHODS = ("percentile", "basic")
 
 
+@renamed_fields(ci="level")
 @dataclass(frozen=True, eq=False)
 class BootstrapResult:
     """Bootstrap distribution and confidence intervals of one or more statistics.
@@ -45,7 +51,8 @@ class BootstrapResult:
     per statistic component (named by ``names``); ``distribution`` has shape
     ``(n_boot, n_components)``. Replicates in which a component came out NaN
     (for example an empty cell) are left out of that component's interval;
-    ``n_failed`` counts them.
+    ``n_failed`` counts them. ``level`` is the confidence level and ``method``
+    how the interval is read off the distribution ("percentile" or "basic").
     """
 
     names: tuple[str, ...]
@@ -55,7 +62,7 @@ class BootstrapResult:
     standard_error: np.ndarray
     distribution: np.ndarray
     n_failed: np.ndarray
-    ci: float
+    level: float
     method: str
     n_boot: int
     stratified: bool
@@ -83,11 +90,15 @@ class BootstrapResult:
     def summary(self) -> Summary:
         facts = {
             "replicates": self.n_boot,
-            "confidence level": self.ci,
+            "confidence level": self.level,
             "interval method": self.method,
             "resampling": "stratified" if self.stratified else "simple",
         }
         return Summary("Bootstrap confidence intervals", facts, {"intervals": self.to_frame()})
+
+    def __repr__(self) -> str:
+        return one_line_repr(self, components=len(self.names), n_boot=self.n_boot, level=self.level,
+                             method=self.method, stratified=self.stratified)
 
 
 def weighted_counts(indices: np.ndarray, n_units: int, resampled_weights: np.ndarray | None = None) -> np.ndarray:
@@ -105,18 +116,12 @@ def weighted_counts(indices: np.ndarray, n_units: int, resampled_weights: np.nda
     return np.bincount(flat, weights=w, minlength=b * n_units).reshape(b, n_units).astype(float)
 
 
-def _check_args(n_units, weights, strata, n_boot, ci, method):
-    if not isinstance(n_units, (int, np.integer)) or n_units < 1:
-        raise InputError(f"`n_units` of bootstrap must be a positive int; got {n_units!r}")
-    if not isinstance(n_boot, (int, np.integer)) or isinstance(n_boot, bool) or n_boot < 2:
-        raise InputError(f"`n_boot` of bootstrap must be an int >= 2; got {n_boot!r}")
-    if not (isinstance(ci, float | int) and 0 < ci < 1):
-        raise InputError(f"`ci` of bootstrap must be a confidence level strictly between 0 and 1; got {ci!r}")
-    if method not in ("percentile", "basic"):
-        raise InputError(
-            f"`method` of bootstrap must be 'percentile' or 'basic'; got {method!r} "
-            "(BCa needs a jackknife of the statistic and is not offered)"
-        )
+_CONSTRAINTS = {"n_units": Interval("int", 1, None), "n_boot": Interval("int", 2, None), "level": LEVEL,
+                "method": Options(METHODS)}
+
+
+def _check_args(n_units, weights, strata, n_boot, level, method):
+    check_params("bootstrap", _CONSTRAINTS, {"n_units": n_units, "n_boot": n_boot, "level": level, "method": method})
     w = None
     if weights is not None:
         w = np.asarray(weights, dtype=float)
@@ -143,6 +148,7 @@ def _draw(rng: np.random.Generator, n_units: int, groups, size: int) -> np.ndarr
     return np.concatenate(parts, axis=1)
 
 
+@renamed_parameters(ci="level")
 def bootstrap(
     statistic: Callable,
     n_units: int,
@@ -151,7 +157,7 @@ def bootstrap(
     strata: Sequence | np.ndarray | None = None,
     n_boot: int = 2000,
     random_state: RandomState = None,
-    ci: float = 0.95,
+    level: float = 0.95,
     method: str = "percentile",
     vectorized: bool = False,
     names: Sequence[str] | None = None,
@@ -174,16 +180,18 @@ def bootstrap(
     strata
         Per-unit labels; when given, units are resampled within each stratum
         so stratum sizes stay fixed.
-    n_boot, random_state, ci
-        Number of replicates, seed or Generator, confidence level.
+    n_boot, random_state, level
+        Number of replicates, seed or Generator, confidence level (``ci`` before
+        issue 9; the old name still works for one release).
     method
         ``"percentile"`` (quantiles of the bootstrap distribution, as
         ``scipy.stats.bootstrap(method="percentile")``) or ``"basic"``
-        (``2 * estimate - quantiles``).
+        (``2 * estimate - quantiles``). BCa is not offered: it needs a jackknife of
+        the statistic.
     progress
         Show a tqdm bar; by default from 1000 replicates on.
     """
-    w, groups = _check_args(n_units, weights, strata, n_boot, ci, method)
+    w, groups = _check_args(n_units, weights, strata, n_boot, level, method)
     rng = check_random_state(random_state, func="bootstrap")
 
     def call(idx: np.ndarray) -> np.ndarray:
@@ -212,10 +220,10 @@ def bootstrap(
             f"`statistic` of bootstrap returned {estimate.shape[0]} value(s) on the full sample but "
             f"{dist.shape[1]} on a replicate; it must return the same number each time"
         )
-    return _summarise(dist, estimate, ci=ci, method=method, names=names, stratified=groups is not None)
+    return _summarise(dist, estimate, level=level, method=method, names=names, stratified=groups is not None)
 
 
-def _summarise(dist, estimate, *, ci, method, names, stratified) -> BootstrapResult:
+def _summarise(dist, estimate, *, level, method, names, stratified) -> BootstrapResult:
     k = estimate.shape[0]
     if names is None:
         names = ("statistic",) if k == 1 else tuple(f"statistic[{i}]" for i in range(k))
@@ -231,7 +239,7 @@ def _summarise(dist, estimate, *, ci, method, names, stratified) -> BootstrapRes
             DiagnosticsWarning,
             stacklevel=3,
         )
-    alpha = (1 - ci) / 2
+    alpha = (1 - level) / 2
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN components stay NaN
         q = np.nanquantile(dist, [alpha, 1 - alpha], axis=0)
@@ -248,7 +256,7 @@ def _summarise(dist, estimate, *, ci, method, names, stratified) -> BootstrapRes
         standard_error=se,
         distribution=dist,
         n_failed=failed,
-        ci=float(ci),
+        level=float(level),
         method=method,
         n_boot=int(dist.shape[0]),
         stratified=stratified,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import sys
 
 #: Columns that hold numbers in the tidy formats of compare(); CSVs are read as text first.
 NUMERIC_COLUMNS = ("dem_two_party_share", "probability", "share", "position", "rows", "ess", "ess_ratio",
@@ -35,9 +36,13 @@ def register(subparsers) -> None:
     parser.add_argument("--question", help="election question_id to keep when the answers hold several")
     parser.add_argument("--weights", help="calibration weight column of --calibrated (persona-level answers)")
     parser.add_argument("--raw-weights", help="weight column of --raw, if the raw personas are weighted")
-    parser.add_argument("--by", nargs="+", help="opinions: group columns present in the answers and the reference")
+    parser.add_argument("--group", nargs="+", help="opinions: group columns present in the answers and the reference")
     parser.add_argument("--n-boot", type=int, default=0, help="bootstrap replicates over personas (default 0: none)")
-    parser.add_argument("--ci", type=float, default=0.95, help="confidence level of the bootstrap intervals")
+    parser.add_argument("--level", type=float, default=0.95,
+                        help="confidence level of the bootstrap intervals (default 0.95)")
+    # The old names of --group and --level, kept for one release.
+    parser.add_argument("--by", nargs="+", help=argparse.SUPPRESS)
+    parser.add_argument("--ci", type=float, help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, help="random seed of the bootstrap")
     parser.add_argument("--weight-diagnostics",
                         help="file with region, design_effect, weight_ratio, ess_ratio (or ess and rows)[, tier]")
@@ -83,8 +88,20 @@ def _truth(spec: str, state_column: str):
     return _read(spec, "truth file"), f"file {spec}"
 
 
+def _renamed_options(args: argparse.Namespace) -> None:
+    """Map the deprecated --by / --ci onto --group / --level, saying so on stderr."""
+    for old, new in (("by", "group"), ("ci", "level")):
+        value = getattr(args, old)
+        if value is not None:
+            print(f"personacal evaluate: --{old} is deprecated and will be removed in the next release; "
+                  f"use --{new}", file=sys.stderr)
+            setattr(args, new, value)
+
+
 def _run(args: argparse.Namespace) -> int:
     from . import compare, write_report
+
+    _renamed_options(args)
 
     raw = _read(args.raw, "raw answers file", [args.raw_weights])
     calibrated = _read(args.calibrated, "calibrated answers file", [args.weights])
@@ -93,8 +110,8 @@ def _run(args: argparse.Namespace) -> int:
     comparison = compare(
         raw, calibrated, truth,
         tier_column=None if args.no_tiers else args.tier_column, state_col=args.state_column,
-        question=args.question, by=args.by, weights=args.weights, raw_weights=args.raw_weights,
-        n_boot=args.n_boot, ci=args.ci, random_state=args.seed, weight_diagnostics=diagnostics,
+        question=args.question, group=args.group, weights=args.weights, raw_weights=args.raw_weights,
+        n_boot=args.n_boot, level=args.level, random_state=args.seed, weight_diagnostics=diagnostics,
         truth_label=label, notes=args.note,
     )
     path = write_report(comparison, args.out, title=args.title)

@@ -1,68 +1,218 @@
 """Raw vs calibrated: the same accuracy metrics on both persona populations, tier by tier.
 
-Tidy input formats
-------------------
-``raw`` and ``calibrated`` are the simulated answers of the raw persona pool
-and of the calibrated one (or the same answers, with ``weights`` naming the
-calibration weights of the calibrated side). Either may carry a persona-tier
-column (``tier_column``, default ``"tier"``; the seed paper's tiers are Meta,
-Objective Tabular, Subjective Tabular, Descriptive), which splits every
-metric by tier.
+``raw`` and ``calibrated`` are the simulated answers of the raw and of the calibrated
+persona pool (or the same answers, with ``weights`` naming the calibrated side's
+weights). A persona-tier column (``tier_column``; the seed paper's tiers are Meta,
+Objective Tabular, Subjective Tabular, Descriptive) splits every metric by tier.
 
-Elections (``truth`` has ``state`` and ``dem_two_party_share``, e.g.
-``personacal.data.election_results(2024)``): ``raw``/``calibrated`` in any
-format of :func:`election_errors` -- per-state shares (``state``,
-``dem_two_party_share``), per-state vote distributions (``state``,
-``party``, ``probability``) or per-persona vote distributions
-(``persona_id``, ``state``, ``party``, ``probability``; ``simulate`` output
-with its ``region`` column works with ``state_col="region"`` and
-``question=`` when it holds several questions). ``state_col`` names the
-state column of all three tables.
-
-Opinions (``truth`` has ``question_id``, ``option``, ``share``, ``position``:
-reference distributions): ``raw``/``calibrated`` in any format of
-:func:`alignment`.
-
-Only persona-level tables get bootstrap intervals (``n_boot``); the other
-side's numbers are then reported without an interval and a note says so.
+Elections (``truth``: ``state``, ``dem_two_party_share``, e.g.
+``personacal.data.election_results(2024)``): the answers take any format of
+:func:`election_errors` (``simulate`` output works with ``state_col="region"``, and
+``question=`` when it holds several questions); ``state_col`` names the state column
+of all three tables. Opinions (``truth``: ``question_id``, ``option``, ``share``,
+``position``): any format of :func:`alignment`. Only persona-level tables get
+bootstrap intervals (``n_boot``); the other side's numbers are reported without
+one, and a note says so.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from .._random import RandomState, check_random_state, derive_seed
+from .._summary import Summary, one_line_repr
+from .._validation import InstanceOf, Options, check_param, check_params, renamed_parameters
 from ..errors import InputError, MismatchError, PersonacalError
-from ._alignment import alignment
-from ._compare_inputs import (
-    ALL,
-    DEFAULT_TIER_COLUMN,
-    FUNC,
-    PERSONA,
-    VERSIONS,
-    as_composition,
-    as_table,
-    as_weight_diagnostics,
-    detect_kind,
-    diagnostics_from_weights,
-    label_partyless_options,
-    resolve_tiers,
-    select_question,
-    split_by_tier,
-)
-from ._comparison import FIGURES, Comparison, headline_of
-from ._elections import ElectionResult, election_errors
+from ._alignment import AlignmentResult, alignment
+from ._compat import renamed_fields
+from ._composition import CompositionResult
+from ._elections import ElectionResult, election_errors, one_election_question
+from ._tidy import LEVEL, N_BOOT, as_frame, require_complete
+from ._weights import diagnostics_table, unit_weight_table
 
-__all__ = ["FIGURES", "Comparison", "compare"]
+__all__ = ["Comparison", "compare"]
+
+FUNC = "compare"
+VERSIONS = ("raw", "calibrated")
+#: The seed paper's persona tiers (arXiv 2503.16527), from census attributes only to LLM-written text.
+PAPER_TIERS = ("Meta", "Objective Tabular", "Subjective Tabular", "Descriptive")
+DEFAULT_TIER_COLUMN = "tier"
+#: Label of the single group when no tier column is used.
+ALL = "all"
+PERSONA, SHARE = "persona_id", "dem_two_party_share"
+#: How to tell whether the calibrated number is better than the raw one.
+_BETTER = {"mae": "lower", "rmse": "lower", "mean_wd": "lower", "mean_signed_error": "closer to 0",
+           "winner_accuracy": "higher", "alignment": "higher"}
+_LEVELS = ("overall", "change", "state", "question", "group", "composition", "weights")
 
 
-def _check_n_boot(n_boot) -> int:
-    if not isinstance(n_boot, (int, np.integer)) or isinstance(n_boot, bool) or n_boot < 0:
-        raise InputError(f"`n_boot` of {FUNC} must be an int >= 0; got {n_boot!r}")
-    return int(n_boot)
+@renamed_fields(ci="level")
+@dataclass(frozen=True, eq=False)
+class Comparison:
+    """Accuracy of the raw and the calibrated persona population against the same truth.
+
+    ``results[(tier, version)]`` is the :class:`ElectionResult` or
+    :class:`AlignmentResult` of one tier (``"all"`` without tiers) and
+    version (``"raw"``/``"calibrated"``); a tier that one version lacks has
+    no entry. ``composition`` maps versions to :class:`CompositionResult`;
+    ``weight_diagnostics`` has one row per (tier, region): rows, ess,
+    ess_ratio (ESS / n), design_effect, weight_ratio (max/min weight).
+    ``kind="composition"`` compares persona pools only (no ``results``).
+    ``level`` is the confidence level of the bootstrap intervals (``n_boot``
+    replicates; 0: none).
+    """
+
+    kind: str
+    tiers: tuple
+    results: Mapping[tuple, ElectionResult | AlignmentResult]
+    composition: Mapping[str, CompositionResult]
+    weight_diagnostics: pd.DataFrame | None
+    truth_label: str
+    n_boot: int
+    level: float = 0.95
+    notes: tuple[str, ...] = ()
+
+    @property
+    def groups(self) -> tuple:
+        """Tier labels, or ``("all",)`` without tiers."""
+        return self.tiers or (ALL,)
+
+    def result(self, version: str, tier: str | None = None) -> ElectionResult | AlignmentResult:
+        """The result of one version (and tier)."""
+        check_param("Comparison.result", "version", version, Options(VERSIONS))
+        key = (ALL if tier is None and not self.tiers else tier, version)
+        if key not in self.results:
+            raise InputError(f"Comparison.result has no {version} result for tier {tier!r}; tiers: {list(self.groups)}")
+        return self.results[key]
+
+    # ------------------------------------------------------------------ tables
+    def headline(self) -> pd.DataFrame:
+        """Long table: tier, version, statistic, estimate, ci_low, ci_high."""
+        frames = []
+        for (tier, version), r in self.results.items():
+            frames.append(headline_of(r).assign(tier=tier, version=version))
+        out = pd.concat(frames, ignore_index=True)[["tier", "version", "statistic", "estimate", "ci_low", "ci_high"]]
+        order = {t: i for i, t in enumerate(self.groups)}
+        out["_t"], out["_v"] = out["tier"].map(order), out["version"].map(VERSIONS.index)
+        return out.sort_values(["_t", "_v"], kind="stable").drop(columns=["_t", "_v"]).reset_index(drop=True)
+
+    def changes(self) -> pd.DataFrame:
+        """Wide table per (tier, statistic): raw and calibrated with intervals, change, improved."""
+        head = self.headline()
+        rows = []
+        for tier in self.groups:
+            for stat in pd.unique(head["statistic"]):
+                row = {"tier": tier, "statistic": stat}
+                for version in VERSIONS:
+                    hit = head[(head["tier"] == tier) & (head["version"] == version) & (head["statistic"] == stat)]
+                    vals = hit.iloc[0] if len(hit) else pd.Series({"estimate": np.nan, "ci_low": np.nan,
+                                                                    "ci_high": np.nan})
+                    row |= {version: vals["estimate"], f"{version}_ci_low": vals["ci_low"],
+                            f"{version}_ci_high": vals["ci_high"]}
+                row["change"] = row["calibrated"] - row["raw"]
+                row["better_if"] = _BETTER.get(stat, "")
+                row["improved"] = _improved(stat, row["raw"], row["calibrated"])
+                rows.append(row)
+        out = pd.DataFrame(rows)
+        out["improved"] = out["improved"].astype("boolean")
+        return out
+
+    def to_frame(self, level: str = "overall") -> pd.DataFrame:
+        """Tidy results.
+
+        ``"overall"``: :meth:`headline`; ``"change"``: :meth:`changes`;
+        ``"state"`` (elections) / ``"question"`` and ``"group"`` (opinions):
+        the per-state / per-question / per-group tables of every tier and
+        version; ``"composition"``: TVD per margin and version;
+        ``"weights"``: the weight diagnostics.
+        """
+        check_param("Comparison.to_frame", "level", level, Options(_LEVELS))
+        if level == "overall":
+            return self.headline()
+        if level == "change":
+            return self.changes()
+        if level in ("state", "question", "group"):
+            need = "election" if level == "state" else "opinion"
+            if self.kind != need:
+                raise InputError(f"`level` {level!r} of Comparison.to_frame needs an {need} comparison; "
+                                 f"this one is {self.kind}")
+            frames = [_detail(r, level).assign(tier=t, version=v) for (t, v), r in self.results.items()]
+            out = pd.concat(frames, ignore_index=True)
+            return out[["tier", "version", *[c for c in out.columns if c not in ("tier", "version")]]]
+        if level == "composition":
+            if not self.composition:
+                raise InputError("Comparison.to_frame('composition'): no composition results were given to compare")
+            return pd.concat([c.per_margin.assign(version=v) for v, c in self.composition.items()],
+                             ignore_index=True).pipe(lambda f: f[["version", *f.columns[:-1]]])
+        if self.weight_diagnostics is None:  # level == "weights"
+            raise InputError("Comparison.to_frame('weights'): no weight diagnostics (pass `weights` or "
+                             "`weight_diagnostics` to compare)")
+        return self.weight_diagnostics.copy()
+
+    def summary(self) -> Summary:
+        """Headline numbers raw -> calibrated, the change table, composition and weight diagnostics."""
+        from ._report import comparison_summary
+
+        return comparison_summary(self)
+
+    # ------------------------------------------------------------------ figures
+    def skipped_figures(self) -> dict[str, str]:
+        """``{figure: why it cannot be drawn}`` for the figures this comparison lacks data for."""
+        from ._plots import skipped_figures
+
+        return skipped_figures(self)
+
+    def plot(self, which: str | None = None):
+        """Matplotlib figures: ``{name: Figure}`` of every figure available, or one Figure by name.
+
+        Names: ``states`` (simulated vs actual share per state), ``alignment_by_tier``,
+        ``alignment`` (before/after), ``lean``, ``questions`` (opinion alignment
+        per question), ``composition`` (TVD per margin), ``weights`` (ESS/n,
+        design effect, weight ratio per region). See :meth:`skipped_figures`
+        for the ones this comparison cannot draw.
+        """
+        from ._plots import plot
+
+        return plot(self, which)
+
+    def __repr__(self) -> str:
+        return one_line_repr(self, kind=self.kind, tiers=len(self.tiers), results=len(self.results),
+                             composition=len(self.composition), n_boot=self.n_boot, level=self.level)
+
+    def _repr_html_(self) -> str:
+        return self.summary().as_html()
+
+
+def headline_of(result) -> pd.DataFrame:
+    if isinstance(result, ElectionResult):
+        return result.headline()
+    low, high = result.confidence_interval or (np.nan, np.nan)
+    return pd.DataFrame({"statistic": ["alignment", "mean_wd"],
+                         "estimate": [result.representativeness, result.mean_wd],
+                         "ci_low": [low, 1 - high], "ci_high": [high, 1 - low]})
+
+
+def _detail(result, level: str) -> pd.DataFrame:
+    if level == "state":
+        return result.per_state.copy()
+    return result.to_frame(level)
+
+
+def _improved(stat: str, raw: float, calibrated: float):
+    if not (np.isfinite(raw) and np.isfinite(calibrated)):
+        return pd.NA
+    rule = _BETTER.get(stat)
+    if rule == "lower":
+        return calibrated < raw
+    if rule == "higher":
+        return calibrated > raw
+    if rule == "closer to 0":
+        return abs(calibrated) < abs(raw)
+    return pd.NA
 
 
 def _check_same_units(results: dict, kind: str) -> None:
@@ -85,6 +235,7 @@ def _check_same_units(results: dict, kind: str) -> None:
             )
 
 
+@renamed_parameters(by="group", ci="level")
 def compare(
     raw,
     calibrated,
@@ -94,14 +245,14 @@ def compare(
     tiers: Sequence | None = None,
     state_col: str = "state",
     question: str | None = None,
-    by: str | list[str] | None = None,
+    group: str | list[str] | None = None,
     weights: str | pd.Series | None = None,
     raw_weights: str | pd.Series | None = None,
     dem: str = "D",
     rep: str = "R",
     missing_states: str = "report",
     n_boot: int = 0,
-    ci: float = 0.95,
+    level: float = 0.95,
     strata: str | None = None,
     random_state: RandomState = None,
     composition=None,
@@ -131,15 +282,16 @@ def compare(
         to do with states of ``truth`` that were not simulated (see
         :func:`election_errors`). Options without a party (``simulate``'s
         "Would not vote") count as neither party.
-    by, strata
-        Opinions: group columns present in answers and reference, and the
-        bootstrap strata column (see :func:`alignment`).
+    group, strata
+        Opinions: group columns present in answers and reference (``by``
+        before issue 9), and the bootstrap strata column (see :func:`alignment`).
     weights, raw_weights
         Persona weights of ``calibrated`` / ``raw`` (column name or Series by
         ``persona_id``). Calibrated weights also give per-region weight
         diagnostics when ``weight_diagnostics`` is not passed.
-    n_boot, ci, random_state, progress
-        Persona bootstrap of every persona-level table (see :func:`bootstrap`).
+    n_boot, level, random_state, progress
+        Persona bootstrap of every persona-level table at confidence ``level``
+        (``ci`` before issue 9; see :func:`bootstrap`).
     composition
         Persona-pool composition: ``(raw, calibrated)`` or a mapping of
         :class:`CompositionResult` (from :func:`composition_error`).
@@ -150,12 +302,10 @@ def compare(
         How the report names the truth, and extra notes to carry (e.g. which
         steps were skipped and why).
     """
-    frames = {"raw": as_table(raw, "raw"), "calibrated": as_table(calibrated, "calibrated")}
-    truth = as_table(truth, "truth")
-    kind = detect_kind(truth)
-    n_boot = _check_n_boot(n_boot)
-    if not (isinstance(ci, float | int) and 0 < ci < 1):
-        raise InputError(f"`ci` of {FUNC} must be a confidence level strictly between 0 and 1; got {ci!r}")
+    frames = {"raw": _as_table(raw, "raw"), "calibrated": _as_table(calibrated, "calibrated")}
+    truth = _as_table(truth, "truth")
+    kind = _detect_kind(truth)
+    check_params(FUNC, {"n_boot": N_BOOT, "level": LEVEL}, {"n_boot": n_boot, "level": level})
     persona_level = {v: PERSONA in f.columns for v, f in frames.items()}
     if n_boot and not any(persona_level.values()):
         raise InputError(
@@ -164,20 +314,18 @@ def compare(
         )
     if kind == "opinion" and question is not None:
         raise InputError(f"`question` of {FUNC} selects an election question; this truth is an opinion reference")
-    if kind == "election" and (by is not None or strata is not None):
-        raise InputError(f"`by` and `strata` of {FUNC} apply to opinion comparisons; this truth is election results")
+    if kind == "election" and (group is not None or strata is not None):
+        raise InputError(f"`group` and `strata` of {FUNC} apply to opinion comparisons; this truth is election results")
 
     own_notes: list[str] = []
     if kind == "election":
         for version in VERSIONS:
-            frame = select_question(frames[version], question, version)
-            labelled = label_partyless_options(frame)
-            if labelled is not frame:
+            frames[version], labelled = one_election_question(frames[version], question, func=FUNC, arg=version)
+            if labelled:
                 own_notes.append(f"{version}: options without a party (e.g. 'Would not vote') count as neither "
                                  "D nor R; they only enter the sum-to-1 check.")
-            frames[version] = labelled
-    tier_labels = resolve_tiers(frames, tier_column, tiers)
-    parts = {v: split_by_tier(frames[v], tier_column, tier_labels) for v in VERSIONS}
+    tier_labels = _resolve_tiers(frames, tier_column, tiers)
+    parts = {v: _split_by_tier(frames[v], tier_column, tier_labels) for v in VERSIONS}
     rng = check_random_state(random_state, func=FUNC) if n_boot else None
 
     results: dict[tuple, object] = {}
@@ -189,14 +337,14 @@ def compare(
                 own_notes.append(f"tier {tier!r} has no {version} rows, so it has no {version} numbers.")
                 continue
             boot = n_boot if persona_level[version] else 0
-            common = {"weights": version_weights[version], "n_boot": boot, "ci": ci, "progress": progress,
+            common = {"weights": version_weights[version], "n_boot": boot, "level": level, "progress": progress,
                       "random_state": derive_seed(rng) if boot else None}
             try:
                 if kind == "election":
                     results[(tier, version)] = election_errors(part, truth, state_col=state_col, dem=dem, rep=rep,
                                                                missing_states=missing_states, **common)
                 else:
-                    results[(tier, version)] = alignment(part, truth, by=by, strata=strata, **common)
+                    results[(tier, version)] = alignment(part, truth, group=group, strata=strata, **common)
             except PersonacalError as exc:
                 # Keep the error's type and code; say which table (and tier) it came from.
                 where = f"`{version}`" + ("" if tier == ALL else f" (tier {tier!r})")
@@ -207,27 +355,28 @@ def compare(
             own_notes.append(f"{version}: aggregated answers were given (no '{PERSONA}' column), so its numbers "
                              "have no bootstrap intervals.")
     _check_same_units(results, kind)
-    own_notes += _not_simulated_notes(results)
-    own_notes += _outside_interval_notes(results)
+    own_notes += _not_simulated_notes(results) + _outside_interval_notes(results)
 
     diagnostics = None
     if weight_diagnostics is not None:
-        diagnostics = as_weight_diagnostics(weight_diagnostics, state_col)
+        diagnostics = diagnostics_table(weight_diagnostics, state_col, pooled=ALL, func=FUNC)
     elif weights is not None and persona_level["calibrated"]:
         region = state_col if state_col in frames["calibrated"].columns else None
         diagnostics = pd.concat(
-            [diagnostics_from_weights(part, weights, region=region, tier=tier)
-             for tier, part in parts["calibrated"].items()], ignore_index=True)
+            [unit_weight_table(part, weights, unit=PERSONA, region=region, pooled=ALL, func=FUNC,
+                               arg="calibrated").assign(tier=tier) for tier, part in parts["calibrated"].items()],
+            ignore_index=True)
+        diagnostics = diagnostics[["tier", *diagnostics.columns[:-1]]]
     return Comparison(
         kind=kind,
         tiers=tier_labels,
         results=results,
-        composition=as_composition(composition),
+        composition=_as_composition(composition),
         weight_diagnostics=diagnostics,
         truth_label=truth_label or ("actual Democratic two-party share per state" if kind == "election"
                                     else "reference answer distributions"),
-        n_boot=n_boot,
-        ci=float(ci),
+        n_boot=int(n_boot),
+        level=float(level),
         notes=(*own_notes, *map(str, notes)),
     )
 
@@ -256,3 +405,93 @@ def _not_simulated_notes(results: dict) -> list[str]:
             missing.setdefault(r.not_simulated, []).append(version if tier == ALL else f"{version} [{tier}]")
     return [f"{len(states)} state(s) of the truth were not simulated in {', '.join(where)} and are left out: "
             f"{list(states)[:10]}" for states, where in missing.items()]
+
+
+def _as_table(obj, arg: str) -> pd.DataFrame:
+    """A tidy frame from a DataFrame or a ``SimulationResult``."""
+    if not isinstance(obj, pd.DataFrame) and callable(getattr(obj, "to_frame", None)) and hasattr(obj, "answers"):
+        from ..simulate import SimulationResult
+
+        if isinstance(obj, SimulationResult):
+            obj = obj.to_frame()
+    return as_frame(obj, func=FUNC, arg=arg)
+
+
+def _detect_kind(truth: pd.DataFrame) -> str:
+    """``"election"`` for per-state shares, ``"opinion"`` for reference answer distributions."""
+    if SHARE in truth.columns:
+        return "election"
+    if {"question_id", "option", "share"} <= set(truth.columns):
+        return "opinion"
+    raise InputError(
+        f"`truth` of {FUNC} must be election results (columns state, {SHARE}) or reference answer "
+        f"distributions (columns question_id, option, share, position); it has {list(truth.columns)}"
+    )
+
+
+def _resolve_tiers(frames: dict[str, pd.DataFrame], column: str | None, order: Sequence | None) -> tuple:
+    """Tier labels in plot order, or ``()`` when no tier column is used."""
+    if column is None:
+        if order is not None:
+            raise InputError(f"`tiers` of {FUNC} needs `tier_column`; got tier_column=None")
+        return ()
+    has = {v: column in f.columns for v, f in frames.items()}
+    if not any(has.values()):
+        if column != DEFAULT_TIER_COLUMN or order is not None:
+            raise InputError(
+                f"`tier_column` {column!r} of {FUNC} is not a column of `raw` or `calibrated`; "
+                f"raw has {list(frames['raw'].columns)}. Pass the tier column's name or tier_column=None"
+            )
+        return ()
+    if not all(has.values()):
+        lacking = [v for v, ok in has.items() if not ok]
+        raise MismatchError(
+            f"`{lacking[0]}` of {FUNC} lacks the tier column {column!r} that the other table has; give it in "
+            "both (the same personas' tiers) or pass tier_column=None"
+        )
+    for version, frame in frames.items():
+        require_complete(frame, [column], func=FUNC, arg=version)
+    seen = list(dict.fromkeys([*pd.unique(frames["raw"][column]), *pd.unique(frames["calibrated"][column])]))
+    if order is None:
+        if set(seen) <= set(PAPER_TIERS):
+            return tuple(t for t in PAPER_TIERS if t in seen)
+        return tuple(seen)
+    order = list(order)
+    if len(set(order)) != len(order):
+        raise InputError(f"`tiers` of {FUNC} repeats a tier: {order}")
+    unlisted, absent = [t for t in seen if t not in order], [t for t in order if t not in seen]
+    if unlisted:
+        raise MismatchError(
+            f"column {column!r} of `raw`/`calibrated` ({FUNC}) has tier(s) {unlisted} that `tiers` does not "
+            f"list ({order}); list every tier or filter the rows first"
+        )
+    if absent:
+        raise MismatchError(f"`tiers` of {FUNC} lists tier(s) {absent} that neither `raw` nor `calibrated` has")
+    return tuple(order)
+
+
+def _split_by_tier(frame: pd.DataFrame, column: str | None, tiers: tuple) -> dict:
+    """``{tier: rows}`` (tiers with no rows left out); ``{ALL: frame}`` without tiers."""
+    if not tiers:
+        return {ALL: frame}
+    return {t: part for t in tiers if len(part := frame[frame[column] == t])}
+
+
+def _as_composition(composition) -> dict[str, CompositionResult]:
+    """``{"raw": ..., "calibrated": ...}`` from a mapping or a (raw, calibrated) pair."""
+    if composition is None:
+        return {}
+    if isinstance(composition, Mapping):
+        items = dict(composition)
+    elif isinstance(composition, Sequence) and len(composition) == 2:
+        items = {v: c for v, c in zip(VERSIONS, composition) if c is not None}
+    else:
+        raise InputError(
+            f"`composition` of {FUNC} must be a mapping {{'raw': CompositionResult, 'calibrated': ...}} or a "
+            f"(raw, calibrated) pair; got {type(composition).__name__}"
+        )
+    for key, value in items.items():
+        if key not in VERSIONS:
+            raise InputError(f"`composition` of {FUNC} has key {key!r}; use 'raw' and/or 'calibrated'")
+        check_param(FUNC, f"composition['{key}']", value, InstanceOf(CompositionResult, name="a CompositionResult"))
+    return items

@@ -33,15 +33,18 @@ import pandas as pd
 from scipy import sparse
 
 from .._random import RandomState
-from .._summary import Summary
-from ..calibrate._margins import Margins
+from .._summary import Summary, one_line_repr
+from .._validation import InstanceOf, Options, check_param, check_params, renamed_parameters
+from ..calibrate import Margins
 from ..errors import CategoryTypeError, InputError, InvalidValueError, UnknownCategoryError
 from ._bootstrap import BootstrapResult, bootstrap, weighted_counts
-from ._tidy import as_frame, require_columns, require_complete
+from ._tidy import LEVEL, N_BOOT, as_frame, require_columns, require_complete
 
 __all__ = ["CompositionResult", "composition_error"]
 
 FUNC = "composition_error"
+_CONSTRAINTS = {"margins": InstanceOf(Margins, Mapping, name="a Margins or a mapping"),
+                "unknown": Options(("raise", "report")), "n_boot": N_BOOT, "level": LEVEL}
 
 
 @dataclass(frozen=True, eq=False)
@@ -72,11 +75,8 @@ class CompositionResult:
 
     def to_frame(self, level: str = "cell") -> pd.DataFrame:
         """Tidy results at ``level`` ``"cell"`` or ``"margin"``."""
-        if level == "cell":
-            return self.cells.copy()
-        if level == "margin":
-            return self.per_margin.copy()
-        raise InputError(f"`level` of CompositionResult.to_frame must be 'cell' or 'margin'; got {level!r}")
+        check_param("CompositionResult.to_frame", "level", level, Options(("cell", "margin")))
+        return self.cells.copy() if level == "cell" else self.per_margin.copy()
 
     def summary(self) -> Summary:
         worst = self.per_margin.sort_values("tvd", ascending=False).iloc[0]
@@ -93,6 +93,11 @@ class CompositionResult:
             tables["persona categories not in the margins"] = self.unknown
             notes.append("categories not in the margins are kept with target share 0 and count in the TVD.")
         return Summary("Persona composition vs margins", facts, tables, notes)
+
+    def __repr__(self) -> str:
+        worst = self.per_margin.loc[self.per_margin["tvd"].idxmax()]
+        return one_line_repr(self, n_personas=self.n_personas, margins=len(self.per_margin),
+                             largest_tvd=float(worst["tvd"]), worst_margin=worst["margin"], weighted=self.weighted)
 
 
 def _weights(frame: pd.DataFrame, weights) -> np.ndarray | None:
@@ -150,6 +155,7 @@ def _relative(diff: np.ndarray, target: np.ndarray) -> np.ndarray:
     return out
 
 
+@renamed_parameters(ci="level")
 def composition_error(
     personas: pd.DataFrame,
     margins: Margins | Mapping,
@@ -157,7 +163,7 @@ def composition_error(
     weights: str | np.ndarray | None = None,
     unknown: str = "raise",
     n_boot: int = 0,
-    ci: float = 0.95,
+    level: float = 0.95,
     strata: str | None = None,
     random_state: RandomState = None,
     progress: bool | None = None,
@@ -175,7 +181,7 @@ def composition_error(
         ``None`` (equal), a column name of ``personas`` or an array per persona.
     unknown
         ``"raise"`` (default) or ``"report"``; see the module docstring.
-    n_boot, ci, strata, random_state, progress
+    n_boot, level, strata, random_state, progress
         Bootstrap personas (weights attached; within ``strata``, a column of
         ``personas``, when given) for intervals on each margin's TVD. The TVD
         is a sum of absolute values, so its bootstrap distribution sits above
@@ -183,12 +189,9 @@ def composition_error(
         "how large sampling noise alone makes the TVD", not as centred CIs.
     """
     frame = as_frame(personas, func=FUNC, arg="personas")
+    check_params(FUNC, _CONSTRAINTS, {"margins": margins, "unknown": unknown, "n_boot": n_boot, "level": level})
     if not isinstance(margins, Margins):
-        if not isinstance(margins, Mapping):
-            raise InputError(f"`margins` of {FUNC} must be a Margins or a mapping; got {type(margins).__name__}")
         margins = Margins(margins)
-    if unknown not in ("raise", "report"):
-        raise InputError(f"`unknown` of {FUNC} must be 'raise' or 'report'; got {unknown!r}")
     variables = list(margins.variables)
     require_columns(frame, variables, func=FUNC, arg="personas", fmt=f"one column per margin variable {variables}")
     require_complete(frame, variables, func=FUNC, arg="personas")
@@ -240,7 +243,7 @@ def composition_error(
     per_margin = pd.DataFrame(summaries)
     boot = None
     if n_boot:
-        boot = _bootstrap(frame, codes, w, strata, per_margin["margin"].tolist(), n_boot=n_boot, ci=ci,
+        boot = _bootstrap(frame, codes, w, strata, per_margin["margin"].tolist(), n_boot=n_boot, level=level,
                           random_state=random_state, progress=progress)
         per_margin["ci_low"], per_margin["ci_high"] = boot.ci_low, boot.ci_high
     return CompositionResult(
@@ -253,7 +256,7 @@ def composition_error(
     )
 
 
-def _bootstrap(frame, codes, w, strata, labels, *, n_boot, ci, random_state, progress):
+def _bootstrap(frame, codes, w, strata, labels, *, n_boot, level, random_state, progress):
     n = len(frame)
     labels_strata = None
     if strata is not None:
@@ -270,4 +273,4 @@ def _bootstrap(frame, codes, w, strata, labels, *, n_boot, ci, random_state, pro
         return np.column_stack(out)
 
     return bootstrap(statistic, n, weights=w, strata=labels_strata, n_boot=n_boot, random_state=random_state,
-                     ci=ci, vectorized=True, names=[f"tvd[{m}]" for m in labels], progress=progress)
+                     level=level, vectorized=True, names=[f"tvd[{m}]" for m in labels], progress=progress)

@@ -39,10 +39,13 @@ import numpy as np
 import pandas as pd
 
 from .._random import RandomState
-from .._summary import Summary
+from .._summary import Summary, one_line_repr
+from .._validation import Interval, Options, check_param, check_params, renamed_parameters
 from ..errors import DistributionError, InputError, MismatchError
 from ._bootstrap import BootstrapResult, bootstrap, weighted_counts
 from ._tidy import (
+    LEVEL,
+    N_BOOT,
     as_frame,
     check_probability_column,
     check_sums,
@@ -52,11 +55,15 @@ from ._tidy import (
 )
 from ._wasserstein import normalized_wasserstein
 
-__all__ = ["ElectionResult", "election_errors"]
+__all__ = ["ElectionResult", "election_errors", "one_election_question"]
 
 FUNC = "election_errors"
 SHARE, PARTY, PROBABILITY, PERSONA = "dem_two_party_share", "party", "probability", "persona_id"
+#: Party label given to options without a party (e.g. "Would not vote" of the simulate banks).
+NO_PARTY = "none"
 _HEADLINE = ("mae", "rmse", "mean_signed_error", "winner_accuracy", "alignment")
+_CONSTRAINTS = {"missing_states": Options(("report", "raise")), "tol": Interval("real", 0, 1, closed="left"),
+                "n_boot": N_BOOT, "level": LEVEL}
 
 
 @dataclass(frozen=True, eq=False)
@@ -94,11 +101,8 @@ class ElectionResult:
 
     def to_frame(self, level: str = "state") -> pd.DataFrame:
         """Tidy results: ``level="state"`` (per state) or ``"overall"`` (headline numbers)."""
-        if level == "state":
-            return self.per_state.copy()
-        if level == "overall":
-            return self.headline()
-        raise InputError(f"`level` of ElectionResult.to_frame must be 'state' or 'overall'; got {level!r}")
+        check_param("ElectionResult.to_frame", "level", level, Options(("state", "overall")))
+        return self.per_state.copy() if level == "state" else self.headline()
 
     def summary(self) -> Summary:
         facts: dict[str, object] = {"states": self.n_states}
@@ -113,12 +117,17 @@ class ElectionResult:
         ]
         if self.bootstrap is not None:
             b = self.bootstrap
-            notes.append(f"[low, high]: {b.ci:.0%} {b.method} bootstrap over personas within states, {b.n_boot} reps.")
+            notes.append(f"[low, high]: {b.level:.0%} {b.method} bootstrap over personas within states, "
+                         f"{b.n_boot} reps.")
         if self.not_simulated:
             notes.append(f"{len(self.not_simulated)} state(s) in `actual` were not simulated and are left out: "
                          f"{list(self.not_simulated)}")
         table = self.per_state.sort_values("abs_error", ascending=False)
         return Summary("Election accuracy (Democratic two-party share)", facts, {"per state": table}, notes)
+
+    def __repr__(self) -> str:
+        return one_line_repr(self, n_states=self.n_states, mae=self.mae, mean_signed_error=self.mean_signed_error,
+                             winner_accuracy=self.winner_accuracy, bootstrap=self.bootstrap is not None)
 
 
 def _winner(share: np.ndarray) -> np.ndarray:
@@ -171,6 +180,7 @@ def _party_masses(frame, unit_cols, dem, rep, tol):
     return sums
 
 
+@renamed_parameters(ci="level")
 def election_errors(
     simulated: pd.DataFrame,
     actual: pd.DataFrame,
@@ -182,7 +192,7 @@ def election_errors(
     missing_states: str = "report",
     tol: float = 1e-6,
     n_boot: int = 0,
-    ci: float = 0.95,
+    level: float = 0.95,
     random_state: RandomState = None,
     progress: bool | None = None,
 ) -> ElectionResult:
@@ -202,16 +212,15 @@ def election_errors(
         are left out and listed on the result and in its summary;
         ``"raise"``: raise :class:`MismatchError` instead. A simulated state
         missing from ``actual`` always raises.
-    n_boot, ci, random_state, progress
-        Bootstrap over personas, resampled within each state so every state
+    n_boot, level, random_state, progress
+        Bootstrap over personas (``level``: confidence level), resampled within each state so every state
         keeps its persona count (persona-level ``simulated`` only). Gives
         intervals for MAE, RMSE, lean, winner accuracy, alignment and each
         state's simulated share.
     """
     sim = as_frame(simulated, func=FUNC, arg="simulated")
     act = _share_table(as_frame(actual, func=FUNC, arg="actual"), state_col, "actual")
-    if missing_states not in ("report", "raise"):
-        raise InputError(f"`missing_states` of {FUNC} must be 'report' or 'raise'; got {missing_states!r}")
+    check_params(FUNC, _CONSTRAINTS, {"missing_states": missing_states, "tol": tol, "n_boot": n_boot, "level": level})
     require_columns(sim, [state_col], func=FUNC, arg="simulated")
     persona_level = PERSONA in sim.columns
     if not persona_level and (weights is not None or n_boot):
@@ -280,7 +289,7 @@ def election_errors(
 
     boot = None
     if n_boot:
-        boot = _bootstrap(masses, state_col, states, a, n_boot=n_boot, ci=ci,
+        boot = _bootstrap(masses, state_col, states, a, n_boot=n_boot, level=level,
                           random_state=random_state, progress=progress, weighted=weights is not None)
         table["ci_low"] = boot.ci_low[len(_HEADLINE):]
         table["ci_high"] = boot.ci_high[len(_HEADLINE):]
@@ -309,7 +318,7 @@ def _two_party(num: pd.Series, den: pd.Series) -> pd.Series:
     return out
 
 
-def _bootstrap(masses, state_col, states, actual, *, n_boot, ci, random_state, progress, weighted):
+def _bootstrap(masses, state_col, states, actual, *, n_boot, level, random_state, progress, weighted):
     n = len(masses)
     d, dr = masses["d"].to_numpy(), (masses["d"] + masses["r"]).to_numpy()
     state_code = pd.Index(states).get_indexer(masses[state_col])
@@ -325,5 +334,37 @@ def _bootstrap(masses, state_col, states, actual, *, n_boot, ci, random_state, p
     names = [*_HEADLINE, *(f"share[{s}]" for s in states)]
     return bootstrap(
         statistic, n, weights=masses["w"].to_numpy() if weighted else None, strata=state_code,
-        n_boot=n_boot, random_state=random_state, ci=ci, vectorized=True, names=names, progress=progress,
+        n_boot=n_boot, random_state=random_state, level=level, vectorized=True, names=names, progress=progress,
     )
+
+
+def one_election_question(frame: pd.DataFrame, question: str | None, *, func: str,
+                          arg: str) -> tuple[pd.DataFrame, bool]:
+    """Simulated answers made ready for :func:`election_errors`; ``True`` when partyless options were labelled.
+
+    Keeps the election question ``question`` of answers that hold several (``simulate``
+    output), and gives options without a party (simulate's "Would not vote") the party
+    ``NO_PARTY``: ``election_errors`` counts labels other than D/R only in the sum-to-1
+    check, which is what such options are. An empty ``party`` on a row that is not a
+    listed option (no ``option`` column) is left for ``election_errors`` to reject.
+    """
+    if "question_id" in frame.columns:
+        present = list(pd.unique(frame["question_id"]))
+        if question is None and len(present) > 1:
+            raise InputError(
+                f"`{arg}` of {func} holds answers to {len(present)} questions {present[:6]}; pass "
+                "question=<the election question_id> (e.g. 'election-2024')"
+            )
+        if question is not None:
+            if question not in present:
+                raise MismatchError(
+                    f"`question` {question!r} of {func} is not in column 'question_id' of `{arg}` ({present[:6]})")
+            frame = frame[frame["question_id"] == question]
+    elif question is not None:
+        raise InputError(f"`question` of {func} needs a 'question_id' column in `{arg}`; it has none")
+    if PARTY not in frame.columns or "option" not in frame.columns:
+        return frame, False
+    missing = frame[PARTY].isna() & frame["option"].notna()
+    if not missing.any():
+        return frame, False
+    return frame.assign(**{PARTY: frame[PARTY].astype(object).where(~missing, NO_PARTY)}), True

@@ -20,34 +20,34 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from .._random import RandomState, check_random_state, derive_seed
-from ..calibrate._joint import JointResult
+from .._validation import InstanceOf, Interval, Options, check_param, check_params, renamed_parameters
+from ..calibrate import JointResult
 from ..errors import InputError, MismatchError, UnknownCategoryError
-from ._answers_input import AnswerData, domain_table, prepare_answers
-from ._mrp_kernels import poststratify_draws, soft_counts
-from ._mrp_model import INFERENCE, fit_multilevel_logit
-from ._poststratified import PoststratifiedAnswers
-from ._tidy import as_column_list, plain
-from ._weighted_answers import share_design, weighted_shares
+from ._answers_table import AnswerData, domain_table, prepare_answers
+from ._mrp_model import INFERENCE, fit_multilevel_logit, poststratify_draws, soft_counts
+from ._poststratify_answers import PoststratifiedAnswers
+from ._poststratify_kernels import share_design, weighted_shares
+from ._tidy import LEVEL, as_column_list, plain
 
 __all__ = ["mrp"]
 
 FUNC = "mrp"
 FAMILIES = ("categorical", "binomial")
+_CONSTRAINTS = {"family": Options(FAMILIES), "inference": Options(INFERENCE), "draws": Interval("int", 10, None),
+                "tune": Interval("int", 0, None), "chains": Interval("int", 1, None), "cores": Interval("int", 1, None),
+                "advi_iterations": Interval("int", 100, None), "level": LEVEL}
+_JOINT = InstanceOf(JointResult, pd.Series, name="a JointResult (reconstruct_joint) or a joint count Series")
 
 
 def _joint_series(joint, by: str | None) -> pd.Series:
     """The joint as a count Series; its region level (if any) is renamed to ``by``."""
+    check_param(FUNC, "joint", joint, _JOINT)
     if isinstance(joint, JointResult):
         table = joint.table
         if not joint.multi_region and by is not None:
             table = pd.concat([table], keys=[joint.regions[0]], names=["region"])
-    elif isinstance(joint, pd.Series):
-        table = joint
     else:
-        raise InputError(
-            f"`joint` of {FUNC} must be a JointResult (reconstruct_joint) or a joint count Series; "
-            f"got {type(joint).__name__}"
-        )
+        table = joint
     names = list(table.index.names)
     if any(n is None for n in names):
         raise InputError(f"`joint` of {FUNC} needs named index levels (region and covariates); got {names}")
@@ -99,6 +99,7 @@ def _question_categories(data: AnswerData, q: int, family: str, parties) -> np.n
     return np.array(chosen)
 
 
+@renamed_parameters(ci_level="level")
 def mrp(
     answers: pd.DataFrame,
     personas: pd.DataFrame | None,
@@ -118,7 +119,7 @@ def mrp(
     cores: int = 1,
     target_accept: float = 0.9,
     advi_iterations: int = 40_000,
-    ci_level: float = 0.95,
+    level: float = 0.95,
     random_state: RandomState = None,
     progress: bool | None = None,
 ) -> PoststratifiedAnswers:
@@ -153,26 +154,21 @@ def mrp(
     cores
         Passed to ``pm.sample``; 1 (default) runs the chains one after the other, which on a
         small machine is faster than starting a process per chain.
+    level
+        Confidence level of the credible intervals (``ci_level`` before issue 9).
     random_state
         Seed or Generator; every question's sampler gets a seed drawn from it.
 
     Returns
     -------
     PoststratifiedAnswers with ``method="mrp"``: ``probability_weighted`` is the posterior mean,
-    ``ci_low``/``ci_high`` the equal-tailed ``ci_level`` credible interval, ``probability_raw``
+    ``ci_low``/``ci_high`` the equal-tailed ``level`` credible interval, ``probability_raw``
     the unweighted persona mean; ``diagnostics`` has one row per question; ``fits`` holds the
     ArviZ InferenceData of every question.
     """
-    if family not in FAMILIES:
-        raise InputError(f"`family` of {FUNC} must be one of {FAMILIES}; got {family!r}")
-    if inference not in INFERENCE:
-        raise InputError(f"`inference` of {FUNC} must be one of {INFERENCE}; got {inference!r}")
-    for name, value, low in (("draws", draws, 10), ("tune", tune, 0), ("chains", chains, 1), ("cores", cores, 1),
-                             ("advi_iterations", advi_iterations, 100)):
-        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < low:
-            raise InputError(f"`{name}` of {FUNC} must be an int >= {low}; got {value!r}")
-    if not (isinstance(ci_level, float) and 0 < ci_level < 1):
-        raise InputError(f"`ci_level` of {FUNC} must be a float strictly between 0 and 1; got {ci_level!r}")
+    check_params(FUNC, _CONSTRAINTS, {"family": family, "inference": inference, "draws": draws, "tune": tune,
+                                      "chains": chains, "cores": cores, "advi_iterations": advi_iterations,
+                                      "level": level})
     rng = check_random_state(random_state, func=FUNC)
     groups = as_column_list(group, func=FUNC, arg="group")
     table = _joint_series(joint, by)
@@ -217,7 +213,7 @@ def mrp(
         )
         theta = poststratify_draws(fit.intercept, fit.effects, design.cell_codes, design.cell_count,
                                    design.cell_domains, len(design.labels))
-        frames.append(_rows(design.labels, data, categories, theta, raw, answering, family, ci_level))
+        frames.append(_rows(design.labels, data, categories, theta, raw, answering, family, level))
         diag_rows.append({"question_id": plain(question), **fit.diagnostics,
                           "n_personas": int(np.unique(data.pair_unit[data.pair_question == q]).size),
                           "n_cells_observed": int(observed.sum()),
@@ -244,8 +240,8 @@ def mrp(
         method="mrp",
         by=by,
         group=tuple(groups),
-        ci="posterior",
-        ci_level=ci_level,
+        interval_method="posterior",
+        level=level,
         n_boot=None,
         failed=data.failed,
         fits=fits,
@@ -325,9 +321,9 @@ def _raw_shares(data: AnswerData, unit_domains: np.ndarray, n_domains: int) -> t
     return raw, answering
 
 
-def _rows(labels, data: AnswerData, categories, theta, raw, answering, family, ci_level) -> pd.DataFrame:
+def _rows(labels, data: AnswerData, categories, theta, raw, answering, family, level) -> pd.DataFrame:
     n_domains, k = theta.shape[1], categories.size
-    alpha = (1 - ci_level) / 2
+    alpha = (1 - level) / 2
     low, high = np.nanquantile(theta, [alpha, 1 - alpha], axis=0)
     raw_q = raw[:, categories]
     if family == "binomial":

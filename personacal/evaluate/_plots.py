@@ -1,5 +1,8 @@
 """Figures of a raw-vs-calibrated :class:`~personacal.evaluate.Comparison` (matplotlib, no pyplot state).
 
+:func:`plot` draws them (``Comparison.plot``); :func:`skipped_figures` says which ones a
+comparison lacks the data for, and why.
+
 Figures are built with ``matplotlib.figure.Figure`` directly, so drawing them
 never touches pyplot's global figure list or the interactive backend; they
 render with Agg when saved and display inline in notebooks.
@@ -16,10 +19,14 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
+from .._validation import Options, check_param
 from ..errors import InputError
-from ._compare_inputs import ALL, VERSIONS
+from ._compare import ALL, VERSIONS
 
-__all__ = ["draw"]
+__all__ = ["FIGURES", "draw", "plot", "skipped_figures"]
+
+#: Every figure :meth:`Comparison.plot` can draw, in report order.
+FIGURES = ("states", "alignment_by_tier", "alignment", "lean", "questions", "composition", "weights")
 
 # Okabe-Ito colours: distinguishable with the common colour-vision deficiencies.
 COLOURS = {"raw": "#D55E00", "calibrated": "#0072B2", "actual": "black"}
@@ -77,7 +84,7 @@ def _intervals(ax, pos, low, high, colour, *, horizontal: bool = False, scale: f
 def _ci_text(comparison, newline: bool = False) -> str:
     if not comparison.n_boot:
         return ""
-    return ("\n" if newline else " ") + f"(bars: {comparison.ci:.0%} bootstrap CI)"
+    return ("\n" if newline else " ") + f"(bars: {comparison.level:.0%} bootstrap CI)"
 
 
 # ---------------------------------------------------------------------- states
@@ -321,3 +328,37 @@ def draw(comparison, name: str) -> Figure:
     if name not in _DRAW:
         raise InputError(f"no figure {name!r}; figures: {list(_DRAW)}")
     return _DRAW[name](comparison)
+
+
+def skipped_figures(comparison) -> dict[str, str]:
+    """``{figure: why it cannot be drawn}`` for the figures ``comparison`` lacks data for."""
+    skipped = {}
+    if comparison.kind == "composition":
+        for name in ("states", "alignment_by_tier", "alignment", "lean", "questions"):
+            skipped[name] = "no simulated answers: a population-only comparison (no LLM backend was used)"
+    elif comparison.kind != "election":
+        skipped["states"] = "per-state shares exist for election comparisons only"
+        skipped["lean"] = ("the lean (mean signed error of the Democratic share) is defined for election "
+                           "comparisons only")
+    else:
+        skipped["questions"] = "per-question alignment is drawn for opinion comparisons only"
+    if not comparison.tiers:
+        skipped["alignment_by_tier"] = "no persona-tier column: one persona population was compared"
+    if not comparison.composition:
+        skipped["composition"] = ("no composition results were given (pass composition=(composition_error(raw "
+                                  "personas, margins), composition_error(calibrated personas, margins, weights=...)))")
+    if comparison.weight_diagnostics is None:
+        skipped["weights"] = ("no weight diagnostics: the calibrated answers carry no weights and no "
+                              "`weight_diagnostics` were given")
+    return {name: skipped[name] for name in FIGURES if name in skipped}
+
+
+def plot(comparison, which: str | None = None):
+    """Every available figure as ``{name: Figure}``, or the Figure ``which`` (see ``Comparison.plot``)."""
+    check_param("Comparison.plot", "which", which, [Options(FIGURES), None])
+    skipped = skipped_figures(comparison)
+    if which is None:
+        return {name: draw(comparison, name) for name in FIGURES if name not in skipped}
+    if which in skipped:
+        raise InputError(f"figure {which!r} of Comparison.plot is not available: {skipped[which]}")
+    return draw(comparison, which)

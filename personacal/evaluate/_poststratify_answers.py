@@ -6,8 +6,8 @@ post-stratified over the census joint (``"mrp"``, see :mod:`._mrp`), and returns
 weighted answer distribution of every question per region (and group) beside the
 diagnostics of the weights.
 
-Confidence intervals (``ci=``)
-------------------------------
+Confidence intervals (``interval_method=``, ``ci=`` before issue 9)
+--------------------------------------------------------------------
 Both resample personas with replacement within each region (the region's persona count
 stays fixed), via :func:`personacal.evaluate.bootstrap`.
 
@@ -31,28 +31,143 @@ stays fixed), via :func:`personacal.evaluate.bootstrap`.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from .._random import RandomState
-from ..calibrate._diagnostics import design_effect, kish_ess, weight_ratio
-from ..calibrate._margins import Margins
-from ..calibrate._poststratify import poststratify
-from ..calibrate._rake import rake
-from ..calibrate._results import RegionalResult
+from .._summary import Summary, one_line_repr
+from .._validation import InstanceOf, Options, check_param, check_params, renamed_parameters
+from ..calibrate import Margins, RegionalResult, poststratify, rake
 from ..errors import CalibrationError, InputError
-from ._answers_input import ALL, PERSONA, AnswerData, domain_table, prepare_answers
-from ._bootstrap import bootstrap, weighted_counts
-from ._poststratified import PoststratifiedAnswers, distribution_frame
-from ._tidy import as_column_list
-from ._weighted_answers import ShareDesign, share_design, weighted_shares
+from ._answers_table import ALL, PERSONA, AnswerData, domain_table, prepare_answers
+from ._bootstrap import BootstrapResult, bootstrap, weighted_counts
+from ._compat import ci_as_method_or_level, renamed_fields
+from ._poststratify_kernels import ShareDesign, share_design, weighted_shares
+from ._tidy import LEVEL, N_BOOT, as_column_list
+from ._weights import FACTS, weight_facts
 
 __all__ = ["poststratify_answers", "PoststratifiedAnswers"]
 
 FUNC = "poststratify_answers"
 METHODS = ("rake", "poststratify", "mrp")
-CI_METHODS = ("recompute", "fixed")
+#: How bootstrap intervals treat the weights (see the module docstring).
+INTERVAL_METHODS = ("recompute", "fixed")
+#: Rows of the estimates table shown by ``summary()``.
+SUMMARY_ROWS = 40
+#: Diagnostics columns carried beside every estimate by ``to_frame()``.
+WEIGHT_COLUMNS = FACTS[1:]
+MCMC_COLUMNS = ("max_rhat", "min_ess_bulk", "divergences")
+CI_TEXT = {
+    "recompute": "bootstrap over personas within region, weights re-calibrated on every replicate",
+    "fixed": "bootstrap over personas within region, calibrated weights held fixed (ignores that the "
+             "weights were estimated)",
+    "posterior": "posterior credible interval of the multilevel model",
+}
+
+
+@renamed_fields(ci="interval_method", ci_level="level")
+@dataclass(frozen=True, eq=False)
+class PoststratifiedAnswers:
+    """Answer distributions per region (and group), raw and post-stratified.
+
+    ``distributions``: region, [group columns], question_id, option, [option_index,
+    position, is_refusal, party], probability_raw (mean over the personas with the
+    design weights), probability_weighted (calibrated weights, or the MRP posterior
+    mean), n_personas (personas answering in the domain) and, with intervals,
+    ci_low, ci_high (and standard_error for bootstrap intervals). ``region ==
+    "(all)"`` pools every region; a group column equal to ``"(all)"`` pools the groups.
+
+    ``diagnostics``: for weighting methods one row per region (n_personas,
+    converged, iterations, max_rel_error, ess, design_effect, weight_ratio); for
+    ``"mrp"`` one row per question (inference, max_rhat, min_ess_bulk, divergences ...).
+
+    ``interval_method`` says how the intervals were made ("recompute", "fixed",
+    "posterior" or None) and ``level`` is their confidence level (``ci`` and
+    ``ci_level`` before issue 9).
+    """
+
+    distributions: pd.DataFrame
+    weights: pd.Series | None
+    diagnostics: pd.DataFrame
+    method: str
+    by: str | None
+    group: tuple[str, ...]
+    interval_method: str | None
+    level: float | None
+    n_boot: int | None
+    calibration: object | None = None
+    failed: pd.DataFrame = field(default_factory=pd.DataFrame)
+    bootstrap: BootstrapResult | None = None
+    fits: dict | None = None
+    notes: tuple[str, ...] = ()
+
+    def estimate(self, question_id: str, *, region: str | None = None) -> pd.DataFrame:
+        """The rows of one question (optionally one region)."""
+        frame = self.distributions[self.distributions["question_id"] == question_id]
+        if frame.empty:
+            have = list(pd.unique(self.distributions["question_id"]))[:10]
+            raise KeyError(f"no question {question_id!r}; have {have}")
+        if region is not None:
+            frame = frame[frame["region"] == region]
+            if frame.empty:
+                raise KeyError(f"no region {region!r} for question {question_id!r}")
+        return frame.reset_index(drop=True)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The distributions, with the region's weight diagnostics (or the question's MCMC ones) beside each row."""
+        if self.method == "mrp":
+            cols = [c for c in ("question_id", *MCMC_COLUMNS) if c in self.diagnostics.columns]
+            return self.distributions.merge(self.diagnostics[cols], on="question_id", how="left")
+        # Region labels are compared as text: the calibration keys its per-region results by str(region).
+        diag = self.diagnostics[["region", *WEIGHT_COLUMNS]].rename(columns={"region": "_region"})
+        diag["_region"] = diag["_region"].astype(str)
+        out = self.distributions.assign(_region=self.distributions["region"].astype(str))
+        return out.merge(diag, on="_region", how="left").drop(columns="_region")
+
+    def summary(self) -> Summary:
+        d = self.distributions
+        facts: dict[str, object] = {
+            "method": self.method,
+            "regions": int((pd.unique(d["region"]) != ALL).sum()) or 1,
+            "questions": d["question_id"].nunique(),
+            "groups": ", ".join(self.group) if self.group else "none",
+        }
+        if self.weights is not None:
+            facts["personas"] = len(self.weights)
+        if self.interval_method is not None:
+            facts["interval"] = f"{self.level:.0%} {CI_TEXT.get(self.interval_method, self.interval_method)}"
+            if self.n_boot:
+                facts["bootstrap replicates"] = self.n_boot
+        if self.bootstrap is not None and self.bootstrap.n_failed.any():
+            facts["replicates failed (max over estimates)"] = int(self.bootstrap.n_failed.max())
+        title = "Diagnostics per question (MCMC)" if self.method == "mrp" else "Diagnostics of the weights per region"
+        shown = self.to_frame()
+        keep = [c for c in shown.columns if c not in ("option_index", "is_refusal")]
+        tables = {title: self.diagnostics, "Estimates (first rows)": shown[keep].head(SUMMARY_ROWS)}
+        notes = list(self.notes)
+        if self.method != "mrp" and not bool(self.diagnostics["converged"].all()):
+            notes.insert(0, "NOT CONVERGED in some region: its weights miss the targets (see max_rel_error).")
+        return Summary(f"personacal post-stratified answers ({self.method})", facts, tables, notes)
+
+    def __repr__(self) -> str:
+        d = self.distributions
+        return one_line_repr(self, method=self.method, regions=int((pd.unique(d["region"]) != ALL).sum()) or 1,
+                             questions=d["question_id"].nunique(), rows=len(d),
+                             interval_method=self.interval_method, level=self.level)
+
+
+def _distribution_frame(labels: pd.DataFrame, design: ShareDesign, data: AnswerData, *, raw: np.ndarray,
+                       weighted: np.ndarray) -> pd.DataFrame:
+    """One row per domain x question x option with the raw and weighted shares."""
+    out = labels.iloc[design.cell_domain].reset_index(drop=True)
+    options = data.options.iloc[design.cell_option].reset_index(drop=True)
+    out = pd.concat([out, options], axis=1)
+    out["probability_raw"] = raw
+    out["probability_weighted"] = weighted
+    out["n_personas"] = design.cell_units.astype(np.int64)
+    return out
 
 
 def _strata_columns(table) -> list[str]:
@@ -98,22 +213,18 @@ def _margins_columns(margins, region=None) -> list[str]:
 
 
 def _design_weights(personas: pd.DataFrame, weights) -> np.ndarray:
+    check_param(FUNC, "weights", weights, [None, _WEIGHTS])
     if weights is None:
         return np.ones(len(personas))
     if isinstance(weights, str):
         if weights not in personas.columns:
             raise InputError(f"`weights` of {FUNC} names column {weights!r}, which `personas` lacks")
         w = personas[weights]
-    elif isinstance(weights, pd.Series):
+    else:
         missing = pd.Index(personas[PERSONA]).difference(weights.index)
         if len(missing):
             raise InputError(f"`weights` of {FUNC} has no weight for persona_id(s) {missing[:5].tolist()}")
         w = weights.reindex(personas[PERSONA])
-    else:
-        raise InputError(
-            f"`weights` of {FUNC} must be None, a column of `personas` or a Series indexed by persona_id; "
-            f"got {type(weights).__name__}"
-        )
     return w.to_numpy(dtype=float)
 
 
@@ -126,35 +237,40 @@ def _calibrator(personas: pd.DataFrame, targets, *, method: str, by: str | None,
     return calibrate
 
 
-def _diagnostics(calibration, weights: np.ndarray, personas: pd.DataFrame, by: str | None,
-                 total: bool) -> pd.DataFrame:
+def _fit_row(region, converged: bool, iterations: int, max_rel_error: float, weights: np.ndarray) -> dict:
+    facts = weight_facts(weights)
+    return {"region": region, "rows": facts.pop("rows"), "converged": converged, "iterations": iterations,
+            "max_rel_error": max_rel_error, **facts}
+
+
+def _diagnostics(calibration, weights: np.ndarray, by: str | None, total: bool) -> pd.DataFrame:
+    """Per region (and pooled): n_personas, converged, iterations, max_rel_error, ess, design_effect, weight_ratio."""
     if isinstance(calibration, RegionalResult):
         table = calibration.region_table().reset_index()
     else:
-        w = calibration.weights.to_numpy()
-        table = pd.DataFrame([{
-            "region": calibration.region or ALL, "rows": len(w), "converged": calibration.converged,
-            "iterations": calibration.n_iter, "max_rel_error": calibration.max_margin_error,
-            "ess": kish_ess(w), "design_effect": design_effect(w), "weight_ratio": weight_ratio(w),
-        }])
-        if by is None:
-            table["region"] = ALL
+        region = ALL if by is None else (calibration.region or ALL)
+        table = pd.DataFrame([_fit_row(region, calibration.converged, calibration.n_iter,
+                                       calibration.max_margin_error, calibration.weights.to_numpy())])
     if total and isinstance(calibration, RegionalResult) and len(table) > 1:
-        table = pd.concat([table, pd.DataFrame([{
-            "region": ALL, "rows": len(weights), "converged": bool(table["converged"].all()),
-            "iterations": int(table["iterations"].max()), "max_rel_error": float(table["max_rel_error"].max()),
-            "ess": kish_ess(weights), "design_effect": design_effect(weights), "weight_ratio": weight_ratio(weights),
-        }])], ignore_index=True)
+        pooled = _fit_row(ALL, bool(table["converged"].all()), int(table["iterations"].max()),
+                          float(table["max_rel_error"].max()), weights)
+        table = pd.concat([table, pd.DataFrame([pooled])], ignore_index=True)
     return table.rename(columns={"rows": "n_personas"})
 
 
-def build_design(data: AnswerData, by: str | None, groups: list[str], regions, total: bool):
+def _share_design(data: AnswerData, by: str | None, groups: list[str], regions, total: bool):
     labels, unit_domains = domain_table(data.personas, by, groups, regions=regions, total=total)
     design = share_design(data.row_unit, data.row_option, data.row_prob, data.option_question,
                           data.pair_unit, data.pair_question, unit_domains, len(labels))
     return labels, design
 
 
+_CONSTRAINTS = {"method": Options(METHODS), "n_boot": N_BOOT, "level": LEVEL}
+_WEIGHTS = InstanceOf(str, pd.Series, name="a column of `personas` or a Series indexed by persona_id")
+
+
+@ci_as_method_or_level
+@renamed_parameters(ci_level="level")
 def poststratify_answers(
     answers: pd.DataFrame,
     personas: pd.DataFrame | None,
@@ -165,9 +281,9 @@ def poststratify_answers(
     group: str | list[str] | None = None,
     weights=None,
     total: bool = True,
-    ci: str | None = None,
+    interval_method: str | None = None,
     n_boot: int = 500,
-    ci_level: float = 0.95,
+    level: float = 0.95,
     random_state: RandomState = None,
     progress: bool | None = None,
     **options,
@@ -196,9 +312,11 @@ def poststratify_answers(
         starts from them and ``probability_raw`` uses them. Not allowed with ``"mrp"``.
     total
         Also report the pool of all regions (``region = "(all)"``) when there are several.
-    ci
-        ``None``, ``"recompute"`` or ``"fixed"`` (bootstrap; see the module docstring). For
-        ``"mrp"`` the interval is always the posterior credible interval.
+    interval_method, n_boot, level
+        ``None``, ``"recompute"`` or ``"fixed"`` (bootstrap with ``n_boot`` replicates; see
+        the module docstring), and the confidence level. For ``"mrp"`` the interval is always
+        the posterior credible interval. (``ci`` and ``ci_level`` before issue 9; the old
+        names work for one release, and ``ci=<number>`` is read as the level.)
     options
         Passed to :func:`~personacal.calibrate.rake` (``bounds``, ``tol``, ``max_iter``,
         ``on_nonconvergence``) or :func:`personacal.evaluate.mrp` (``inference``, ``draws`` ...).
@@ -212,8 +330,7 @@ def poststratify_answers(
         per region n_personas, converged, iterations, max_rel_error, ess, design_effect,
         weight_ratio.
     """
-    if method not in METHODS:
-        raise InputError(f"`method` of {FUNC} must be one of {METHODS}; got {method!r}")
+    check_params(FUNC, _CONSTRAINTS, {"method": method, "n_boot": n_boot, "level": level})
     groups = as_column_list(group, func=FUNC, arg="group")
     if method == "mrp":
         if weights is not None:
@@ -221,16 +338,14 @@ def poststratify_answers(
                 f"`weights` of {FUNC} are not used by method='mrp' (the model conditions on the covariates); "
                 "drop them or use method='rake'"
             )
-        if ci not in (None, "posterior"):
-            raise InputError(f"`ci` of {FUNC}(method='mrp') is the posterior interval; pass ci=None, got {ci!r}")
+        if interval_method not in (None, "posterior"):
+            raise InputError(f"`interval_method` of {FUNC}(method='mrp') is the posterior interval; pass "
+                             f"interval_method=None, got {interval_method!r}")
         from ._mrp import mrp
 
-        return mrp(answers, personas, targets, by=by, group=groups or None, total=total, ci_level=ci_level,
+        return mrp(answers, personas, targets, by=by, group=groups or None, total=total, level=level,
                    random_state=random_state, progress=progress, **options)
-    if ci is not None and ci not in CI_METHODS:
-        raise InputError(f"`ci` of {FUNC} must be None or one of {CI_METHODS}; got {ci!r}")
-    if not (isinstance(ci_level, float) and 0 < ci_level < 1):
-        raise InputError(f"`ci_level` of {FUNC} must be a float strictly between 0 and 1; got {ci_level!r}")
+    check_params(FUNC, {"interval_method": [Options(INTERVAL_METHODS), None]}, {"interval_method": interval_method})
     fit_targets, regions, variables = _target_regions(targets, by, method)
     weight_col = [weights] if isinstance(weights, str) else []
     columns = list(dict.fromkeys(([by] if by else []) + groups + variables + weight_col))
@@ -239,17 +354,16 @@ def poststratify_answers(
     calibrate = _calibrator(data.personas.drop(columns=[PERSONA]), fit_targets, method=method, by=by, options=options)
     calibration = calibrate(d0)
     w = calibration.weights.to_numpy()
-    labels, design = build_design(data, by, groups, regions, total)
+    labels, design = _share_design(data, by, groups, regions, total)
     estimate = weighted_shares(design, w)[0]
-    distributions = distribution_frame(labels, design, data, raw=weighted_shares(design, d0)[0], weighted=estimate)
+    distributions = _distribution_frame(labels, design, data, raw=weighted_shares(design, d0)[0], weighted=estimate)
     boot = None
-    if ci is not None:
-        boot = _bootstrap(design, data, calibrate, d0, w, by=by, ci=ci, n_boot=n_boot, ci_level=ci_level,
-                          random_state=random_state, progress=progress)
+    if interval_method is not None:
+        boot = _bootstrap(design, data, calibrate, d0, w, by=by, interval_method=interval_method, n_boot=n_boot,
+                          level=level, random_state=random_state, progress=progress)
         distributions["ci_low"] = boot.ci_low
         distributions["ci_high"] = boot.ci_high
         distributions["standard_error"] = boot.standard_error
-    diagnostics = _diagnostics(calibration, w, data.personas, by, total)
     notes = []
     if len(data.failed):
         notes.append(f"{len(data.failed)} persona x question answer(s) failed (all-NaN probabilities); they are "
@@ -257,13 +371,13 @@ def poststratify_answers(
     return PoststratifiedAnswers(
         distributions=distributions,
         weights=pd.Series(w, index=pd.Index(data.personas[PERSONA], name=PERSONA), name="weight"),
-        diagnostics=diagnostics,
+        diagnostics=_diagnostics(calibration, w, by, total),
         method=method,
         by=by,
         group=tuple(groups),
-        ci=ci,
-        ci_level=ci_level if ci else None,
-        n_boot=n_boot if ci else None,
+        interval_method=interval_method,
+        level=level if interval_method else None,
+        n_boot=n_boot if interval_method else None,
         calibration=calibration,
         failed=data.failed,
         bootstrap=boot,
@@ -271,16 +385,16 @@ def poststratify_answers(
     )
 
 
-def _bootstrap(design: ShareDesign, data: AnswerData, calibrate, d0, w, *, by, ci, n_boot, ci_level,
+def _bootstrap(design: ShareDesign, data: AnswerData, calibrate, d0, w, *, by, interval_method, n_boot, level,
                random_state, progress):
     n = data.n_units
     strata = data.personas[by].to_numpy(dtype=object) if by else None
-    if ci == "fixed":
+    if interval_method == "fixed":
         def statistic(idx, resampled):
             return weighted_shares(design, weighted_counts(idx, n, resampled))
 
         return bootstrap(statistic, n, weights=w, strata=strata, n_boot=n_boot, random_state=random_state,
-                         ci=ci_level, vectorized=True, progress=progress)
+                         level=level, vectorized=True, progress=progress)
 
     def statistic(idx, _):
         d = np.bincount(idx, weights=d0[idx], minlength=n)
@@ -292,5 +406,5 @@ def _bootstrap(design: ShareDesign, data: AnswerData, calibrate, d0, w, *, by, c
 
     # Every replicate re-runs the calibration: show progress by default from a few hundred replicates.
     show = progress if progress is not None else n_boot >= 200
-    return bootstrap(statistic, n, strata=strata, n_boot=n_boot, random_state=random_state, ci=ci_level,
+    return bootstrap(statistic, n, strata=strata, n_boot=n_boot, random_state=random_state, level=level,
                      progress=show)

@@ -1,6 +1,7 @@
-"""A small self-contained HTML report of a raw-vs-calibrated :class:`Comparison`.
+"""How a raw-vs-calibrated :class:`Comparison` reads: its summary and a self-contained HTML report.
 
-The folder gets ``index.html`` and one PNG per figure; the page links only
+:func:`comparison_summary` is ``Comparison.summary()``. For :func:`write_report` the folder
+gets ``index.html`` and one PNG per figure; the page links only
 those files (relative paths), so the folder can be zipped or served as is.
 Nothing is computed here that the comparison does not hold: figures that
 cannot be drawn and the reasons why are listed under "Notes".
@@ -15,13 +16,16 @@ from importlib.resources import files
 from pathlib import Path
 from string import Template
 
+import numpy as np
 import pandas as pd
 
-from .._summary import _fmt_float
+from .._summary import Summary, _fmt_float
+from .._validation import InstanceOf, Interval, check_params
 from ..errors import InputError
-from ._comparison import FIGURES, Comparison
+from ._compare import VERSIONS, Comparison
+from ._plots import FIGURES
 
-__all__ = ["write_report"]
+__all__ = ["write_report", "comparison_summary"]
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +42,7 @@ TITLES = {
 
 def _reading(comparison: Comparison, name: str) -> str:
     """The "how to read this" paragraph of one figure."""
-    ci = (f" Whiskers are {comparison.ci:.0%} percentile bootstrap intervals over personas "
+    ci = (f" Whiskers are {comparison.level:.0%} percentile bootstrap intervals over personas "
           f"({comparison.n_boot} replicates); they describe each version separately, not the change."
           if comparison.n_boot else " No intervals are drawn: no bootstrap was run.")
     tiers = " One panel per persona tier." if comparison.tiers else ""
@@ -102,6 +106,10 @@ def _detail_tables(comparison: Comparison) -> list[tuple[str, pd.DataFrame]]:
     return tables
 
 
+_CONSTRAINTS = {"comparison": InstanceOf(Comparison, name="a Comparison (from compare)"),
+                "dpi": Interval("int", 50, 600)}
+
+
 def write_report(comparison: Comparison, folder, *, title: str | None = None, notes: Sequence[str] = (),
                  dpi: int = 110) -> Path:
     """Write ``index.html`` and the PNG figures of ``comparison`` into ``folder``; return the page's path.
@@ -112,11 +120,7 @@ def write_report(comparison: Comparison, folder, *, title: str | None = None, no
     this comparison cannot draw are removed so the folder never shows stale
     figures.
     """
-    if not isinstance(comparison, Comparison):
-        raise InputError(f"`comparison` of write_report must be a Comparison (from compare); "
-                         f"got {type(comparison).__name__}")
-    if not (isinstance(dpi, int) and 50 <= dpi <= 600):
-        raise InputError(f"`dpi` of write_report must be an int in [50, 600]; got {dpi!r}")
+    check_params("write_report", _CONSTRAINTS, {"comparison": comparison, "dpi": dpi})
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise InputError(f"`folder` of write_report must be a directory; {str(folder)!r} is a file")
@@ -155,3 +159,73 @@ def write_report(comparison: Comparison, folder, *, title: str | None = None, no
     index.write_text(page.substitute(title=html.escape(title), meta=html.escape(meta), body="\n".join(parts)),
                      encoding="utf-8")
     return index
+
+
+_KIND_TEXT = {
+    "composition": "population only: persona-pool composition vs census margins (no simulated answers)",
+    "election": "election: simulated vs actual Democratic two-party share per state",
+    "opinion": "opinion: simulated vs reference answer distributions (OpinionQA representativeness)",
+}
+
+
+def _fmt_plain(est, low, high) -> str:
+    text = f"{est:.4f}"
+    return text + (f" [{low:.4f}, {high:.4f}]" if np.isfinite(low) else "")
+
+
+def _fmt_pp(est, low, high) -> str:
+    text = f"{100 * est:+.2f} pp"
+    return text + (f" [{100 * low:+.2f}, {100 * high:+.2f}]" if np.isfinite(low) else "")
+
+
+def _fmt_pp_abs(est, low, high) -> str:
+    text = f"{100 * est:.2f} pp"
+    return text + (f" [{100 * low:.2f}, {100 * high:.2f}]" if np.isfinite(low) else "")
+
+
+_SUMMARY_STATS = {
+    "election": (("alignment", "alignment (1 - W1)", _fmt_plain), ("mean_signed_error", "lean", _fmt_pp),
+                 ("mae", "MAE", _fmt_pp_abs), ("winner_accuracy", "winner accuracy", _fmt_plain)),
+    "opinion": (("alignment", "alignment (representativeness)", _fmt_plain),),
+}
+
+_STANDARD_NOTES = {
+    "election": [("signed error = simulated - actual Democratic two-party share; lean = mean signed error, "
+                  "> 0 leans Democratic (left); pp = percentage points."),
+                 "alignment = 1 - W1 between the simulated and actual two-option distributions = 1 - MAE."],
+    "opinion": [("alignment = 1 - mean over questions of W1(simulated, reference) / (max - min position), "
+                 "refusals excluded (OpinionQA representativeness, Santurkar et al. 2023).")],
+}
+_CHANGE_NOTE = ("change = calibrated - raw. Intervals are per version; the change carries none because raw and "
+                "calibrated usually share personas, so their errors are not independent.")
+for _notes in _STANDARD_NOTES.values():
+    _notes.append(_CHANGE_NOTE)
+
+
+def comparison_summary(comparison: Comparison) -> Summary:
+    """``Comparison.summary()``: headline numbers raw -> calibrated, the change table and the diagnostics."""
+    tiers = ", ".join(map(str, comparison.tiers)) if comparison.tiers else "none (one population)"
+    facts: dict[str, object] = {"comparison": _KIND_TEXT[comparison.kind], "truth": comparison.truth_label,
+                                "tiers": tiers}
+    tables = {}
+    if comparison.kind != "composition":
+        first = next(iter(comparison.results.values()))
+        facts["states" if comparison.kind == "election" else "questions"] = (
+            first.n_states if comparison.kind == "election" else first.n_questions)
+        facts["bootstrap"] = "none (no intervals)" if not comparison.n_boot else (
+            f"{comparison.n_boot} replicates, {comparison.level:.0%} percentile intervals over personas")
+        changes = comparison.changes()
+        for stat, label, fmt in _SUMMARY_STATS[comparison.kind]:
+            for _, row in changes[changes["statistic"] == stat].iterrows():
+                name = label if not comparison.tiers else f"{label} [{row['tier']}]"
+                facts[name] = " -> ".join(
+                    f"{v} {fmt(row[v], row[f'{v}_ci_low'], row[f'{v}_ci_high'])}" for v in VERSIONS)
+        tables["raw vs calibrated"] = changes
+    if comparison.composition:
+        tables["composition: TVD per margin"] = comparison.to_frame("composition")
+    if comparison.weight_diagnostics is not None:
+        worst = comparison.weight_diagnostics.sort_values("design_effect", ascending=False).head(10)
+        tables["weight diagnostics (10 largest design effects)"] = worst
+    if comparison.kind == "composition":
+        return Summary("Raw vs calibrated persona pool", facts, tables, list(comparison.notes))
+    return Summary("Raw vs calibrated personas", facts, tables, [*_STANDARD_NOTES[comparison.kind], *comparison.notes])

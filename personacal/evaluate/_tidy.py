@@ -1,4 +1,8 @@
-"""Validation helpers shared by the pandas layer of :mod:`personacal.evaluate`."""
+"""Checks shared by the pandas layer of :mod:`personacal.evaluate`: tables, columns, distributions.
+
+Parameter checks go through :mod:`personacal._validation`; the constraints every
+evaluate function shares (the confidence ``level``, ``n_boot``) are declared here once.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from .._validation import InstanceOf, Interval, check_param
 from ..errors import DistributionError, InputError, InvalidValueError, MissingValueError
 
 __all__ = [
@@ -19,28 +24,50 @@ __all__ = [
     "per_unit_values",
     "resolve_unit_weights",
     "format_key",
+    "listed",
     "plain",
+    "LEVEL",
+    "N_BOOT",
 ]
+
+#: A confidence level, strictly between 0 and 1 (default 0.95 everywhere in evaluate).
+LEVEL = Interval("real", 0, 1, closed="neither")
+#: Number of bootstrap replicates; 0 means no bootstrap.
+N_BOOT = Interval("int", 0, None)
+
+_DATAFRAME = InstanceOf(pd.DataFrame, name="a pandas DataFrame")
+
+
+class _ColumnNames:
+    """The constraint "a column name or a list of column names" (for :func:`check_param`)."""
+
+    def is_satisfied_by(self, value) -> bool:
+        return isinstance(value, str) or (isinstance(value, Sequence) and all(isinstance(c, str) for c in value))
+
+    def __str__(self) -> str:
+        return "a column name or a list of column names"
+
+
+_COLUMNS = _ColumnNames()
 
 
 def as_frame(obj, *, func: str, arg: str) -> pd.DataFrame:
-    if not isinstance(obj, pd.DataFrame):
-        raise InputError(f"`{arg}` of {func} must be a pandas DataFrame; got {type(obj).__name__}")
+    check_param(func, arg, obj, _DATAFRAME)
     if obj.empty:
         raise InputError(f"`{arg}` of {func} is empty; it needs at least one row")
     return obj
 
 
-def as_column_list(by, *, func: str, arg: str = "by") -> list[str]:
-    if by is None:
+def as_column_list(columns, *, func: str, arg: str) -> list[str]:
+    """``None`` -> ``[]``, a name -> ``[name]``, a list of names -> itself (no repeats)."""
+    if columns is None:
         return []
-    if isinstance(by, str):
-        return [by]
-    if isinstance(by, Sequence) and all(isinstance(c, str) for c in by):
-        if len(set(by)) != len(by):
-            raise InputError(f"`{arg}` of {func} repeats a column: {list(by)}")
-        return list(by)
-    raise InputError(f"`{arg}` of {func} must be a column name or a list of column names; got {by!r}")
+    if isinstance(columns, str):
+        return [columns]
+    check_param(func, arg, columns, _COLUMNS)
+    if len(set(columns)) != len(columns):
+        raise InputError(f"`{arg}` of {func} repeats a column: {list(columns)}")
+    return list(columns)
 
 
 def require_columns(frame: pd.DataFrame, columns: Sequence[str], *, func: str, arg: str, fmt: str = "") -> None:
@@ -65,6 +92,12 @@ def require_complete(frame: pd.DataFrame, columns: Sequence[str], *, func: str, 
 def plain(value):
     """A numpy scalar as the Python value it holds, so messages show ``3.0`` and not ``np.float64(3.0)``."""
     return value.item() if isinstance(value, np.generic) else value
+
+
+def listed(items, most: int = 5) -> str:
+    """The first ``most`` items, an ellipsis when there are more, and the count: ``['a', 'b'] ... (7)``."""
+    items = list(items)
+    return f"{items[:most]}{' ...' if len(items) > most else ''} ({len(items)})"
 
 
 def format_key(names: Sequence[str], values) -> str:
@@ -128,21 +161,18 @@ def resolve_unit_weights(
     """Unit weights from a column name of ``frame`` or a Series indexed by unit id; ``None`` stays ``None``."""
     if weights is None:
         return None
+    check_param(func, "weights", weights,
+                InstanceOf(str, pd.Series, name=f"a column name of `{arg}` or a pandas Series indexed by {unit}"))
     if isinstance(weights, str):
         require_columns(frame, [weights], func=func, arg=arg)
         w = per_unit_values(frame, unit, weights, units, func=func, arg=arg)
-    elif isinstance(weights, pd.Series):
+    else:
         missing = units.difference(weights.index)
         if len(missing):
             raise InputError(
                 f"`weights` of {func} has no weight for {len(missing)} {unit}(s), e.g. {missing[:5].tolist()}"
             )
         w = weights.reindex(units).to_numpy()
-    else:
-        raise InputError(
-            f"`weights` of {func} must be a column name of `{arg}` or a pandas Series indexed by {unit}; "
-            f"got {type(weights).__name__}"
-        )
     try:
         w = np.asarray(w, dtype=float)
     except (TypeError, ValueError) as exc:

@@ -16,18 +16,19 @@ is reported as a finding about the generator, then raised (default) or, with
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from ..calibrate._diagnostics import design_effect, kish_ess, weight_ratio
-from ..calibrate._margins import Margins
-from ..calibrate._rake import rake
-from ..errors import EmptyCategoryError, InputError, MappingError, StructuralInfeasibilityError
+from .._summary import Summary, one_line_repr
+from .._validation import InstanceOf, Interval, Options, check_param, check_params
+from ..calibrate import Margins, rake
 from ..data import categories
-from ._answers_input import ALL
-from ._tidy import as_frame, plain
-from ._tier_result import TierCalibrationResult
+from ..errors import EmptyCategoryError, InputError, MappingError, StructuralInfeasibilityError
+from ._answers_table import ALL
+from ._tidy import as_frame, plain, require_columns
+from ._weights import FACTS, fact_labels, weight_table
 
 __all__ = ["calibrate_tier", "TierCalibrationResult", "DEFAULT_MAPPINGS", "LEANS"]
 
@@ -45,15 +46,99 @@ LEANS = {
     "party_id": (("Democrat",), ("Republican",)),
 }
 _MISSING = "<missing>"
+_CONSTRAINTS = {"empty": Options(EMPTY), "min_personas": Interval("int", 1, None)}
+_TARGETS = InstanceOf(pd.DataFrame, Mapping, name="a DataFrame from psychographic_targets() or a mapping "
+                                                  "{variable: shares}")
+
+
+@dataclass(frozen=True, eq=False)
+class TierCalibrationResult:
+    """Weights that rake a tier's personas on census and LLM-generated attributes jointly.
+
+    ``skew``: one row per (region,) variable x category: target_share, tier_share (the
+    tier as generated, design weights), census_share (after census-only raking, when
+    census margins were given), weighted_share (after the joint raking), skew_before =
+    tier - target, skew_after = weighted - target, personas (count), weight_multiplier
+    (weighted_share / tier_share: how much each persona of the category was scaled up)
+    and status ("ok", or "dropped: N persona(s)" for a category left out of the targets with
+    ``empty="drop"``: it keeps its share in the tier and its target_share is the survey's).
+
+    ``lean``: per (region,) variable with a left/right reading (ideology: very liberal +
+    liberal vs conservative + very conservative; party_id: Democrat vs Republican): the
+    left and right shares before, in the target and after, and net_lean_before /
+    net_lean_after = (left - right) - (left - right)_target (> 0: leans left of the target).
+
+    ``cost``: per region (and ``"(all)"``) n_personas, ess, design_effect, weight_ratio of
+    the joint weights, and ess_census / design_effect_census of census-only weights.
+
+    ``findings``: target categories the tier cannot represent (fewer than
+    ``min_personas`` personas): region, variable, category, personas, target_share, action.
+    """
+
+    weights: pd.Series
+    skew: pd.DataFrame
+    lean: pd.DataFrame
+    cost: pd.DataFrame
+    findings: pd.DataFrame
+    sources: dict[str, str]
+    calibration: object
+    census_only: object | None = None
+    mapping: dict = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+    @property
+    def converged(self) -> bool:
+        return bool(self.calibration.converged)
+
+    @property
+    def ess(self) -> float:
+        return float(self.cost.loc[self.cost["region"] == ALL, "ess"].iloc[0])
+
+    @property
+    def design_effect(self) -> float:
+        return float(self.cost.loc[self.cost["region"] == ALL, "design_effect"].iloc[0])
+
+    def to_frame(self) -> pd.DataFrame:
+        """The per-category skew table (before, target, after)."""
+        return self.skew.copy()
+
+    def summary(self) -> Summary:
+        overall = self.cost[self.cost["region"] == ALL].iloc[0]
+        facts = {
+            "personas": int(overall["n_personas"]),
+            "psychographic variables": ", ".join(self.sources),
+            "targets": "; ".join(f"{v}: {s}" for v, s in self.sources.items()),
+            "converged": self.converged,
+            "max margin error (relative)": float(self.calibration.max_margin_error),
+            **{label: float(overall[key]) for key, label in fact_labels(FACTS[1:]).items()},
+        }
+        if "ess_census" in self.cost.columns:
+            facts["ESS with census margins only"] = float(overall["ess_census"])
+        tables = {}
+        if len(self.lean):
+            tables["Lean before / target / after"] = self.lean
+        tables["Skew per category"] = self.skew
+        tables["What the weights cost"] = self.cost
+        if len(self.findings):
+            tables["Findings about the generator"] = self.findings
+        notes = list(self.notes)
+        for row in self.findings.itertuples(index=False):
+            where = f" in {row.region}" if row.region != ALL else ""
+            notes.append(
+                f"GENERATOR FINDING: the tier has {row.personas} persona(s) with {row.variable} = {row.category!r}"
+                f"{where} against a target share of {row.target_share:.1%}; {row.action}."
+            )
+        return Summary("personacal tier calibration", facts, tables, notes)
+
+    def __repr__(self) -> str:
+        return one_line_repr(self, personas=len(self.weights), variables=", ".join(self.sources),
+                             converged=self.converged, ess=self.ess, design_effect=self.design_effect,
+                             findings=len(self.findings))
 
 
 def _targets_from_frame(frame: pd.DataFrame, by: str | None) -> tuple[dict, dict[str, str]]:
-    missing = [c for c in ("variable", "category", "share") if c not in frame.columns]
-    if missing:
-        raise InputError(
-            f"`targets` of {FUNC} lacks column(s) {missing}; give psychographic_targets(...) rows or a mapping "
-            "{variable: shares}"
-        )
+    require_columns(frame, ["variable", "category", "share"], func=FUNC, arg="targets",
+                    fmt="psychographic_targets(...) rows, or pass a mapping {variable: shares}")
     sources = {}
     for variable, block in frame.groupby("variable", sort=False):
         if "source" in block.columns:
@@ -84,13 +169,11 @@ def _targets_from_frame(frame: pd.DataFrame, by: str | None) -> tuple[dict, dict
 
 def _parse_targets(targets, by: str | None) -> tuple[dict, dict[str, str]]:
     """``{area or None: {variable: shares}}`` (``None``: national) and a source label per variable."""
+    check_param(FUNC, "targets", targets, _TARGETS)
     if isinstance(targets, pd.DataFrame):
         return _targets_from_frame(targets, by)
-    if not isinstance(targets, Mapping) or not targets:
-        raise InputError(
-            f"`targets` of {FUNC} must be a DataFrame from psychographic_targets() or a non-empty mapping "
-            f"{{variable: shares}}; got {type(targets).__name__}"
-        )
+    if not targets:
+        raise InputError(f"`targets` of {FUNC} is an empty mapping; give {{variable: shares}}")
     shares = {}
     for variable, values in targets.items():
         series = pd.Series(values, dtype=float) if not isinstance(values, pd.Series) else values.astype(float)
@@ -281,18 +364,12 @@ def _lean_table(skew: pd.DataFrame) -> pd.DataFrame:
 
 
 def _cost_table(frame: pd.DataFrame, by: str | None, w: np.ndarray, w_census: np.ndarray | None) -> pd.DataFrame:
-    groups = [(ALL, np.ones(len(frame), bool))]
-    if by is not None:
-        groups = [(str(r), (frame[by].astype(str) == str(r)).to_numpy()) for r in pd.unique(frame[by])] + groups
-    rows = []
-    for region, mask in groups:
-        row = {"region": region, "n_personas": int(mask.sum()), "ess": kish_ess(w[mask]),
-               "design_effect": design_effect(w[mask]), "weight_ratio": weight_ratio(w[mask])}
-        if w_census is not None:
-            row["ess_census"] = kish_ess(w_census[mask])
-            row["design_effect_census"] = design_effect(w_census[mask])
-        rows.append(row)
-    return pd.DataFrame(rows)
+    regions = None if by is None else frame[by].astype(str).to_numpy()
+    table = weight_table(w, regions, pooled=ALL).rename(columns={"rows": "n_personas"})
+    if w_census is not None:
+        census = weight_table(w_census, regions, pooled=ALL, keys=("ess", "design_effect"))
+        table[["ess_census", "design_effect_census"]] = census[["ess", "design_effect"]].to_numpy()
+    return table
 
 
 def _findings_message(findings: pd.DataFrame, n: int) -> str:
@@ -354,10 +431,7 @@ def calibrate_tier(
         Passed to :func:`personacal.calibrate.rake`.
     """
     personas = as_frame(personas, func=FUNC, arg="personas")
-    if empty not in EMPTY:
-        raise InputError(f"`empty` of {FUNC} must be one of {EMPTY}; got {empty!r}")
-    if not isinstance(min_personas, (int, np.integer)) or isinstance(min_personas, bool) or min_personas < 1:
-        raise InputError(f"`min_personas` of {FUNC} must be an int >= 1; got {min_personas!r}")
+    check_params(FUNC, _CONSTRAINTS, {"empty": empty, "min_personas": min_personas})
     if by is not None and by not in personas.columns:
         raise InputError(f"`by` of {FUNC} names column {by!r}, which `personas` lacks")
     if census is not None:
@@ -403,10 +477,7 @@ def calibrate_tier(
         census_only = rake(frame, census_margins, weights=d, bounds=bounds, tol=tol, max_iter=max_iter,
                            on_nonconvergence="warn")
         w_census = census_only.weights.to_numpy()
-    weightings = {"tier_share": d}
-    if w_census is not None:
-        weightings["census_share"] = w_census
-    weightings["weighted_share"] = w
+    weightings = {"tier_share": d, **({} if w_census is None else {"census_share": w_census}), "weighted_share": w}
     skew = _share_table(frame, psych, by, weightings)
     skew["status"] = "ok"
     for row in findings.itertuples(index=False):

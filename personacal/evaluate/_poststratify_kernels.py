@@ -1,4 +1,4 @@
-"""Weighted answer shares per domain (region x group): pure kernels on arrays.
+"""Kernels of :func:`poststratify_answers` (and MRP's raw shares): weighted answer shares per domain, pure arrays.
 
 A *cell* is (domain d, option e) and a *base* is (domain d, question q). The share of
 cell (d, e) under unit weights w is

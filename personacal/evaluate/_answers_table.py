@@ -1,4 +1,10 @@
-"""Validate persona answers and persona tables; encode them as arrays for the share kernels.
+"""Tidy answer tables, checked and encoded as arrays: shared by alignment, poststratify_answers and mrp.
+
+* :func:`scale_table` -- the options of each question, their ordinal positions and refusal
+  flags, agreed between a simulated and a reference table (:func:`alignment`);
+* :func:`prepare_answers` -- persona answers and the persona table as index arrays for the
+  share kernels (:func:`poststratify_answers`, :func:`mrp`);
+* :func:`domain_table` -- the output domains (region x group, pooled rows) of each unit.
 
 Tidy input formats
 ------------------
@@ -24,19 +30,146 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..errors import DistributionError, InputError, MismatchError
-from ._tidy import as_frame, check_sums, format_key, plain, require_columns, require_complete
+from ..errors import DegenerateScaleError, DistributionError, InputError, MismatchError
+from ._tidy import as_frame, check_sums, format_key, listed, plain, require_columns, require_complete
 
-__all__ = ["ALL", "OPTION_META", "AnswerData", "prepare_answers", "domain_table"]
+__all__ = ["ALL", "OPTION_META", "OptionTable", "scale_table", "option_values", "AnswerData", "prepare_answers",
+           "domain_table"]
 
 #: Label of a domain that pools every region (or every group).
 ALL = "(all)"
 PERSONA, QUESTION, OPTION, PROBABILITY = "persona_id", "question_id", "option", "probability"
+POSITION, REFUSAL = "position", "is_refusal"
 OPTION_META = ("option_index", "position", "is_refusal", "party")
 #: Largest allowed |Σ p - 1| of one persona's distribution over a question's options.
 SUM_TOL = 1e-6
 
 
+# ----------------------------------------------------------------- the ordinal scale of each question
+@dataclass(frozen=True, eq=False)
+class OptionTable:
+    """Every (question, option) cell, with its ordinal position and refusal flag."""
+
+    questions: pd.Index
+    cells: pd.MultiIndex  # (question_id, option)
+    cell_question: np.ndarray  # question code of each cell
+    position: np.ndarray  # NaN allowed on refusal cells
+    refusal: np.ndarray  # bool
+    question_cells: tuple[np.ndarray, ...]
+
+    def cell_codes(self, frame: pd.DataFrame) -> np.ndarray:
+        return self.cells.get_indexer(pd.MultiIndex.from_frame(frame[[QUESTION, OPTION]]))
+
+
+def option_values(frame: pd.DataFrame, column: str, *, func: str, arg: str) -> pd.Series:
+    """``frame[column]`` indexed by (question_id, option); raises unless it is one value per question and option."""
+    pairs = frame[[QUESTION, OPTION, column]].drop_duplicates()
+    dup = pairs.duplicated([QUESTION, OPTION], keep=False)
+    if dup.any():
+        q, o = pairs.loc[dup, [QUESTION, OPTION]].iloc[0]
+        vals = pairs.loc[(pairs[QUESTION] == q) & (pairs[OPTION] == o), column].tolist()
+        raise InputError(
+            f"column '{column}' of `{arg}` ({func}) gives question {q!r}, option {o!r} more than one value: "
+            f"{vals}; it must be one value per question and option"
+        )
+    return pairs.set_index([QUESTION, OPTION])[column]
+
+
+def _as_bool(values: pd.Series, *, func: str, arg: str) -> pd.Series:
+    ok = values.map(lambda v: isinstance(v, (bool, np.bool_)) or (not pd.isna(v) and v in (0, 1)))
+    if not ok.all():
+        q, o = values.index[~ok.to_numpy()][0]
+        raise InputError(
+            f"column '{REFUSAL}' of `{arg}` ({func}) must be True/False; question {q!r}, option {o!r} has "
+            f"{plain(values[~ok.to_numpy()].iloc[0])!r}"
+        )
+    return values.astype(bool)
+
+
+def _merge_attribute(sim: pd.DataFrame, ref: pd.DataFrame, column: str, cells: pd.MultiIndex, func: str):
+    found = {arg: option_values(f, column, func=func, arg=arg).reindex(cells)
+             for arg, f in (("reference", ref), ("simulated", sim)) if column in f.columns}
+    if not found:
+        return None
+    if column == REFUSAL:
+        found = {arg: _as_bool(v, func=func, arg=arg) for arg, v in found.items()}
+    if len(found) == 2:
+        a, b = found["reference"], found["simulated"]
+        if column == POSITION:
+            same = np.isclose(a.to_numpy(float), b.to_numpy(float), rtol=0, atol=1e-12, equal_nan=True)
+        else:
+            same = a.to_numpy() == b.to_numpy()
+        if not same.all():
+            q, o = cells[~same][0]
+            raise MismatchError(
+                f"`simulated` and `reference` of {func} disagree on '{column}' of question {q!r}, option {o!r}: "
+                f"{plain(b[(q, o)])!r} vs {plain(a[(q, o)])!r}; give the same value in both (or the column in one only)"
+            )
+    return next(iter(found.values()))
+
+
+def scale_table(sim: pd.DataFrame, ref: pd.DataFrame, *, persona_level: bool, func: str) -> OptionTable:
+    """The reference's (question, option) cells with their positions; ``simulated`` must use exactly these.
+
+    Persona-level answers may leave a reference option without any row (no
+    persona chose it: probability 0); aggregated distributions must list
+    every option. An option only ``simulated`` knows always raises.
+    """
+    ref_q, sim_q = pd.Index(pd.unique(ref[QUESTION])), pd.Index(pd.unique(sim[QUESTION]))
+    only_sim, only_ref = sim_q.difference(ref_q, sort=False), ref_q.difference(sim_q, sort=False)
+    if len(only_sim) or len(only_ref):
+        raise MismatchError(
+            f"`simulated` and `reference` of {func} cover different questions: only in simulated: "
+            f"{listed(only_sim)}; only in reference: {listed(only_ref)}. Evaluate the same questions on both sides"
+        )
+    ref_cells = pd.MultiIndex.from_frame(ref[[QUESTION, OPTION]]).unique()
+    sim_cells = pd.MultiIndex.from_frame(sim[[QUESTION, OPTION]]).unique()
+    for q in ref_q:
+        r = ref_cells[ref_cells.get_level_values(0) == q].get_level_values(1)
+        s = sim_cells[sim_cells.get_level_values(0) == q].get_level_values(1)
+        if not set(s) <= set(r) or (not persona_level and set(r) != set(s)):
+            raise MismatchError(
+                f"question {q!r} has different options in `simulated` and `reference` of {func}: only in "
+                f"simulated: {sorted(map(repr, set(s) - set(r)))}; only in reference: "
+                f"{sorted(map(repr, set(r) - set(s)))}. Map option labels to one coding first"
+            )
+    cells = ref_cells.set_names([QUESTION, OPTION])
+    refusal = _merge_attribute(sim, ref, REFUSAL, cells, func)
+    refusal = np.zeros(len(cells), dtype=bool) if refusal is None else refusal.to_numpy(dtype=bool)
+    position = _merge_attribute(sim, ref, POSITION, cells, func)
+    if position is None:
+        raise InputError(
+            f"{func} needs a '{POSITION}' column (the ordinal position of each non-refusal option) in "
+            "`reference` or `simulated`"
+        )
+    try:
+        position = pd.to_numeric(position, errors="raise").to_numpy(dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"column '{POSITION}' of {func} must be numeric ({exc})") from exc
+    bad = ~refusal & ~np.isfinite(position)
+    if bad.any():
+        q, o = cells[bad][0]
+        raise InputError(
+            f"non-refusal option {o!r} of question {q!r} has no finite '{POSITION}' ({func}); give every "
+            f"non-refusal option an ordinal position or mark it {REFUSAL}=True"
+        )
+    cell_question = ref_q.get_indexer(cells.get_level_values(0))
+    question_cells = tuple(np.flatnonzero(cell_question == k) for k in range(len(ref_q)))
+    degenerate = []
+    for k, idx in enumerate(question_cells):
+        pos = position[idx][~refusal[idx]]
+        if pos.size == 0 or pos.max() - pos.min() <= 0:
+            degenerate.append(ref_q[k])
+    if degenerate:
+        raise DegenerateScaleError(
+            f"question(s) {listed(degenerate)} have fewer than two distinct '{POSITION}' values among their "
+            "non-refusal options, so max(position) - min(position) = 0 and the normalised Wasserstein distance "
+            "is 0/0 (OpinionQA's code gives NaN). Give them distinct ordinal positions or drop these nominal questions"
+        )
+    return OptionTable(ref_q, cells, cell_question, position, refusal, question_cells)
+
+
+# ----------------------------------------------------------------- persona answers as arrays
 @dataclass(frozen=True)
 class AnswerData:
     personas: pd.DataFrame  # one row per unit, positional index 0..n-1, with persona_id
