@@ -5,12 +5,12 @@ from ._diagnostics import WEIGHT_DIAGNOSTIC_LABELS, asmd, design_effect, kish_es
 from ._io import read_margins
 from ._integerize import IntegerizeResult, integerize
 from ._ipf import ipf
-from ._joint import JointResult, reconstruct_joint
+from ._joint import reconstruct_joint
 from ._margins import Margin, Margins
 from ._min_distance import min_distance
 from ._poststratify import poststratify
 from ._rake import rake
-from ._results import RegionalResult, TableResult, WeightingResult
+from ._results import JointResult, RegionalResult, TableResult, WeightingResult
 from ._trim import trim
 
 __all__ = [

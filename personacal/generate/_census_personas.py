@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..calibrate import Margins, reconstruct_joint
-from ..calibrate._joint import JointResult
+from ..calibrate import JointResult
 from ..data import census_margins, national_seed, states
 from ..data._race import race_by_ethnicity
 

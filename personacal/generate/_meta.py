@@ -7,7 +7,7 @@ import pandas as pd
 
 from .._random import check_random_state
 from ..calibrate._integerize import controlled_round
-from ..calibrate._joint import JointResult
+from ..calibrate import JointResult
 from ..errors import InputError, InvalidValueError
 
 __all__ = ["sample_meta_personas", "DRAWS"]
