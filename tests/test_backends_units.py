@@ -197,10 +197,33 @@ def test_missing_vllm_says_how_to_install(monkeypatch):
 
 
 def test_tiny_model_vocab_floor(tmp_path):
-    from personacal.backends import build_tiny_model
+    from personacal.testing import build_tiny_model
 
-    with pytest.raises(InputError, match="`vocab_size` of build_tiny_model must be at least 600; got 100"):
+    with pytest.raises(InputError, match=r"^`vocab_size` of build_tiny_model must be an int >= 600; got 100$"):
         build_tiny_model(tmp_path / "m", vocab_size=100)
+
+
+def test_the_tiny_model_moved_to_personacal_testing():
+    import personacal.backends as backends
+    import personacal.testing as testing
+
+    with pytest.warns(DeprecationWarning, match=r"`personacal.backends.build_tiny_model` is deprecated.*"
+                                                r"use `personacal.testing.build_tiny_model`"):
+        assert backends.build_tiny_model is testing.build_tiny_model
+    assert "build_tiny_model" not in backends.__all__
+    with pytest.raises(AttributeError, match="has no attribute 'no_such_name'"):
+        backends.no_such_name  # noqa: B018
+
+
+def test_the_tiny_model_command_line_checks_its_seed(capsys):
+    from personacal.backends import tiny_model
+    from personacal.testing import main
+
+    with pytest.raises(InputError, match=r"`random_state` of build_tiny_model must be an int >= 0; got -1"):
+        main(["somewhere", "--seed", "-1"])
+    with pytest.warns(DeprecationWarning, match=r"use `python -m personacal.testing`"):
+        with pytest.raises(InputError, match=r"`random_state` of build_tiny_model must be an int >= 0; got -1"):
+            tiny_model.main(["somewhere", "--seed", "-1"])
 
 
 def test_backends_satisfy_the_protocol():

@@ -3,7 +3,7 @@
 from ._calibrate import calibrate
 from ._diagnostics import WEIGHT_DIAGNOSTIC_LABELS, asmd, design_effect, kish_ess, weight_diagnostics, weight_ratio
 from ._io import read_margins
-from ._integerize import IntegerizeResult, integerize
+from ._integerize import IntegerizeResult, controlled_round, integerize
 from ._ipf import ipf
 from ._joint import reconstruct_joint
 from ._margins import Margin, Margins
@@ -23,6 +23,7 @@ __all__ = [
     "poststratify",
     "trim",
     "integerize",
+    "controlled_round",
     "reconstruct_joint",
     "JointResult",
     "read_margins",

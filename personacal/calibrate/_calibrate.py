@@ -12,7 +12,7 @@ from ._encode import check_cells, check_design_weights, design_totals, encode_sa
 from ._feasibility import check_bounds_feasible, explain_nonconvergence
 from ._margins import Margins
 from ._newton_kernel import CALIBRATION_FUNCTIONS, newton_calibrate
-from ._regions import by_region
+from ._by_region import by_region
 from ._results import MarginCheck, WeightingResult, unit_totals
 
 __all__ = ["calibrate", "calibrate_impl"]

@@ -8,7 +8,7 @@ import pandas as pd
 from ..errors import InputError
 from ._encode import check_cells, check_design_weights, encode_sample
 from ._margins import Margins
-from ._regions import by_region
+from ._by_region import by_region
 from ._results import MarginCheck, WeightingResult, unit_totals
 
 __all__ = ["poststratify"]

@@ -7,7 +7,7 @@ import pandas as pd
 from ..errors import InputError
 from ._categories import NO_ACS_PROFILE, STATES
 from ._files import read_table
-from ._regions import resolve_state
+from ._states import resolve_state
 
 __all__ = ["acs_table"]
 

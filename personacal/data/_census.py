@@ -28,7 +28,7 @@ from ..errors import DataError, InputError
 from . import _categories as C
 from ._ages import band_age
 from ._census_result import CensusMargins
-from ._regions import resolve_state
+from ._states import resolve_state
 from ._rescale import scale_factors_rows
 from ._sources import (
     AGE_LOWER_BY_UNIVERSE,

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 import pandas as pd
 
 from .._summary import Summary
-from ..calibrate._margins import Margins
+from ..calibrate import Margins
 
 __all__ = ["CensusMargins"]
 

@@ -8,7 +8,7 @@ import pandas as pd
 from ..errors import DataError, InputError
 from ._categories import STATES
 from ._files import read_table
-from ._regions import resolve_state
+from ._states import resolve_state
 
 __all__ = ["election_results"]
 

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-from ..calibrate._margins import Margins
+from ..calibrate import Margins
 from ..errors import DataError, InputError
 from ._files import read_table
 

@@ -6,8 +6,7 @@ import numpy as np
 import pandas as pd
 
 from .._random import check_random_state
-from ..calibrate._integerize import controlled_round
-from ..calibrate import JointResult
+from ..calibrate import JointResult, controlled_round
 from ..errors import InputError, InvalidValueError
 
 __all__ = ["sample_meta_personas", "DRAWS"]
@@ -45,7 +44,7 @@ def sample_meta_personas(
         ``"integerize"`` (default): every cell gets the floor or the ceiling of
         its expected count n × share, chosen so that each attribute's realised
         margin equals its largest-remainder rounding (see
-        :func:`~personacal.calibrate._integerize.controlled_round`): the
+        :func:`~personacal.calibrate.controlled_round`): the
         realised margins are as close to the targets as integers allow. ``"multinomial"``: n independent draws, as
         the seed paper sampled its personas.
 
@@ -73,7 +72,7 @@ def sample_meta_personas(
         shares = values / values.sum()
         if draw == "integerize":
             groups = [table.index.codes[level].astype(np.int64) for level in range(table.index.nlevels)]
-            counts = controlled_round(shares * n, groups, rng)
+            counts = controlled_round(shares * n, groups, random_state=rng)
         else:
             counts = rng.multinomial(n, shares)
         cells = np.repeat(np.arange(len(values)), counts)

@@ -20,9 +20,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from ..backends._protocol import ChatMessage, Prompt
+from ..backends import ChatMessage, Prompt
 from ..errors import InputError
-from ..simulate._prompts import render_persona
+from ..simulate import render_persona
 
 __all__ = ["TierTemplate", "TEMPLATES", "DEFAULT_TEMPLATES", "render_census", "render_previous", "field_guide",
            "build_tier_prompt", "describe_problems", "PROMPT_FORMATS"]

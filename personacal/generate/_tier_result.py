@@ -12,7 +12,7 @@ import pandas as pd
 from pydantic import BaseModel
 
 from .._summary import Summary
-from ..backends._protocol import Prompt
+from ..backends import Prompt
 from ..errors import InputError
 from ._schemas import TIER_SCHEMAS
 

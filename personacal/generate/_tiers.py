@@ -14,11 +14,9 @@ import pandas as pd
 from pydantic import ValidationError
 from tqdm.auto import tqdm
 
-from .._random import RandomState, check_random_state, derive_seed
-from ..backends._base import BaseBackend
-from ..backends._protocol import Backend, GenerationOutput, SamplingParams
+from .._random import RandomState, check_random_state, derive_seed, item_rng
+from ..backends import Backend, BaseBackend, GenerationOutput, SamplingParams
 from ..errors import BackendError, DiagnosticsWarning, InputError
-from ..simulate._distributions import item_rng
 from ._consistency import Contradiction, check_fields, check_text
 from ._consistency_census import census_facts, resolve_census_columns
 from ._prompts_tiers import (

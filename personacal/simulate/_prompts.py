@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..backends._protocol import ChatMessage, Prompt
+from ..backends import ChatMessage, Prompt
 from ..errors import InputError
 from ._question import LETTERS, Question
 

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from .._summary import Summary
-from ..backends._protocol import Prompt
+from ..backends import Prompt
 from ..errors import InputError
 from ._prompts import TEMPLATES, build_prompt
 from ._question import LETTERS, Question

@@ -13,9 +13,8 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from .._random import RandomState, check_random_state, derive_seed
-from ..backends._base import BaseBackend
-from ..backends._protocol import Backend, Prompt, SamplingParams
+from .._random import RandomState, check_random_state, derive_seed, item_rng
+from ..backends import Backend, BaseBackend, Prompt, SamplingParams
 from ..errors import (
     BackendCapabilityError,
     BackendError,
@@ -25,7 +24,6 @@ from ..errors import (
 from ._banks import load_question_bank
 from ._distributions import (
     MISSING_RULES,
-    item_rng,
     letter_probabilities,
     option_order,
     reply_counts,

@@ -1,0 +1,116 @@
+"""Time the 50 states + DC NUTS fit of ``reconstruct_joint(method="bayes")`` under PyTensor's modes.
+
+    python benchmarks/bench_joint_modes.py --mode MODE [--repeat N]
+
+MODE is how PyTensor compiles the model's log-density and gradient:
+
+``package``
+    whatever personacal does on its own (run it on two checkouts for a before/after pair);
+``c-noblas``
+    PyTensor's C backend with no BLAS linked and its GEMM rewrites off, so matrix products
+    run as NumPy calls (personacal before issue 9, minus the "could not link" warning);
+``c-openblas``
+    the C backend linked to the OpenBLAS that SciPy's wheel bundles;
+``numba``
+    PyTensor's NUMBA backend (``compile_kwargs={"mode": "NUMBA"}``).
+
+The problem is the one of ``bench_joint.py`` section 3 (432 cells per region, the five 1-D
+ACS 2023 margins and PEP age x sex; DC has PEP margins only; ACS 2012 national seed; 4 chains
+x 1,000 draws). Prints one line of JSON per fit: wall and CPU seconds, PyMC's own sampling
+time, the load average before and after (other jobs may share the machine), and R-hat/ESS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import logging
+import os
+import re
+import tempfile
+import time
+import warnings
+
+os.environ.setdefault("PYTENSOR_FLAGS", f"base_compiledir={tempfile.gettempdir()}/personacal-pytensor-bench")
+
+MODES = ("package", "c-noblas", "c-openblas", "numba")
+VARIABLES_51 = ("sex", "age", "race4", "education3", "employment3")
+
+
+def _configure(mode: str) -> None:
+    if mode == "package":
+        return
+    import pytensor
+
+    if mode == "c-noblas":
+        pytensor.config.blas__ldflags = ""
+    elif mode == "c-openblas":
+        import scipy
+
+        libs = os.path.realpath(os.path.join(os.path.dirname(scipy.__file__), os.pardir, "scipy.libs"))
+        lib = glob.glob(os.path.join(libs, "libscipy_openblas-*.so"))[0]
+        renames = " ".join(f"-D{n}=scipy_{n}" for n in ("sgemm_", "dgemm_", "sgemv_", "dgemv_", "sger_", "dger_",
+                                                          "sdot_", "ddot_"))
+        pytensor.config.blas__ldflags = f"{lib} -Wl,-rpath,{libs} {renames}"
+    else:  # numba: every compiled function of the fit
+        pytensor.config.blas__ldflags = ""
+        import personacal.calibrate as calibrate
+
+        model = getattr(calibrate, "_joint_bayes_model", None)
+        if model is None:
+            from personacal.calibrate import _joint_bayes_model as model
+        model._compile_mode = lambda: "NUMBA"
+
+
+class _SamplingTime(logging.Handler):
+    seconds = float("nan")
+
+    def emit(self, record):
+        found = re.search(r"took ([0-9.]+) seconds", record.getMessage())
+        if found:
+            self.seconds = float(found.group(1))
+
+
+def fit(mode: str) -> dict:
+    from personacal import data
+    from personacal.calibrate import reconstruct_joint
+
+    keys = list(VARIABLES_51) + [("age", "sex")]
+    states = data.states()
+    margins = {code: data.census_margins(code, variables=keys if has_acs else ["sex", "age", ("age", "sex")],
+                                         anchor="pep")
+               for code, has_acs in zip(states["state"], states["has_acs_margins"])}
+    seed = data.national_seed()
+    handler = _SamplingTime()
+    logging.getLogger("pymc").addHandler(handler)
+    load_before = os.getloadavg()
+    before, start = os.times(), time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = reconstruct_joint(margins, seed=seed, method="bayes", variables=VARIABLES_51, random_state=2026,
+                                   progress=False)
+    wall, after = time.perf_counter() - start, os.times()
+    overall = result.diagnostics.loc["(all sampled)"]
+    return {
+        "mode": mode, "wall_s": round(wall, 1),
+        "cpu_s": round(after.user - before.user + after.children_user - before.children_user, 1),
+        "pymc_sampling_s": handler.seconds, "load_before": [round(x, 2) for x in load_before],
+        "load_after": [round(x, 2) for x in os.getloadavg()], "converged": bool(result.converged),
+        "max_rhat": round(float(overall["r_hat_max"]), 4), "min_bulk_ess": round(float(overall["ess_bulk_min"])),
+        "warnings": sorted({str(w.message).splitlines()[0][:90] for w in caught}),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mode", choices=MODES, default="package")
+    parser.add_argument("--repeat", type=int, default=1)
+    args = parser.parse_args()
+    _configure(args.mode)
+    for _ in range(args.repeat):
+        print(json.dumps(fit(args.mode)), flush=True)
+
+
+if __name__ == "__main__":
+    main()
