@@ -12,7 +12,7 @@ import pandas as pd
 
 from ..errors import InputError
 
-__all__ = ["Question", "questions_frame"]
+__all__ = ["Question"]
 
 #: Option letters shown to the model; 26 is the most a question can have.
 LETTERS = tuple(string.ascii_uppercase)
@@ -205,11 +205,6 @@ class Question:
                 "party": pd.Series(list(self.option_parties or [None] * self.n_options), dtype="str"),
             }
         )
-
-
-def questions_frame(questions: Sequence[Question]) -> pd.DataFrame:
-    """Option rows of several questions stacked (see :meth:`Question.to_frame`)."""
-    return pd.concat([q.to_frame() for q in questions], ignore_index=True)
 
 
 def _as_str_tuple(values: Any, name: str, where: str) -> tuple[str, ...]:
