@@ -24,6 +24,7 @@ import logging
 import numpy as np
 import pandas as pd
 
+from .._validation import Options, check_params
 from ..errors import DataError, InputError
 from . import _categories as C
 from ._ages import band_age
@@ -314,10 +315,8 @@ def _build(builder: _Builder, key) -> tuple[pd.Series, pd.Series]:
 
 
 def _check_universe_anchor(universe: str, anchor: str, func: str) -> None:
-    if universe not in UNIVERSES:
-        raise InputError(f"`universe` of {func} must be one of {list(UNIVERSES)}; got {universe!r}")
-    if anchor not in ANCHORS:
-        raise InputError(f"`anchor` of {func} must be one of {list(ANCHORS)}; got {anchor!r}")
+    check_params(func, {"universe": Options(UNIVERSES), "anchor": Options(ANCHORS)},
+                 {"universe": universe, "anchor": anchor})
 
 
 def census_margins(state, *, variables=None, universe: str = "adult", anchor: str = "acs") -> CensusMargins:
