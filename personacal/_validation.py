@@ -26,6 +26,7 @@ __all__ = [
     "Options",
     "InstanceOf",
     "Callable_",
+    "NonEmptyStr",
     "check_param",
     "check_params",
     "validate_params",
@@ -127,6 +128,18 @@ class _CallableConstraint:
 
 #: The constraint "any callable".
 Callable_ = _CallableConstraint()
+
+
+class _NonEmptyStrConstraint:
+    def is_satisfied_by(self, value: Any) -> bool:
+        return isinstance(value, str) and bool(value.strip())
+
+    def __str__(self) -> str:
+        return "a non-empty string"
+
+
+#: The constraint "a string with something other than whitespace in it".
+NonEmptyStr = _NonEmptyStrConstraint()
 
 
 def _describe(constraints: list) -> str:

@@ -139,10 +139,10 @@ def test_identity_has_no_url_or_key():
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"endpoint": "responses"}, "`endpoint` of OpenAIBackend must be 'chat' or 'completions'; got 'responses'"),
+        ({"endpoint": "responses"}, "`endpoint` of OpenAIBackend must be one of 'chat', 'completions'; got 'responses'"),
         ({"max_concurrency": 0}, "`max_concurrency` of OpenAIBackend must be an int >= 1; got 0"),
         ({"max_retries": -1}, "`max_retries` of OpenAIBackend must be an int >= 0; got -1"),
-        ({"timeout": 0}, "`timeout` of OpenAIBackend must be a positive number; got 0"),
+        ({"timeout": 0}, "`timeout` of OpenAIBackend must be a finite number > 0; got 0"),
         ({"top_logprobs": 0}, "`top_logprobs` of OpenAIBackend must be an int >= 1; got 0"),
         ({"random_state": -3}, "`random_state` of OpenAIBackend must be a non-negative int; got -3"),
     ],
@@ -152,16 +152,21 @@ def test_openai_backend_argument_errors(kwargs, message):
         OpenAIBackend("m", base_url=URL, **kwargs)
 
 
+def test_openai_backend_needs_a_model_name():
+    with pytest.raises(InputError, match=r"^`model` of OpenAIBackend must be a non-empty string; got ' '$"):
+        OpenAIBackend(" ", base_url=URL)
+
+
 def test_openai_backend_input_errors_before_any_request():
     b = OpenAIBackend("m", base_url=URL, progress=False)
-    with pytest.raises(InputError, match=r"`params` of OpenAIBackend.generate must be a SamplingParams or a list of them; got dict"):
+    with pytest.raises(InputError, match=r"^`params` of OpenAIBackend.generate must be a SamplingParams or a list of them; got \{'temperature': 1\}$"):
         b.generate(["a"], {"temperature": 1})
     with pytest.raises(InputError, match=r"`options\[0\]` of OpenAIBackend.score_options must be a non-empty list"):
         b.score_options(["a"], [[]])
 
 
 def test_make_backend_rejects_unknown_kind():
-    with pytest.raises(InputError, match=r"`kind` of make_backend must be one of \['vllm', 'openai'\]; got 'llamacpp'"):
+    with pytest.raises(InputError, match=r"^`kind` of make_backend must be one of 'vllm', 'openai'; got 'llamacpp'$"):
         make_backend("llamacpp", model="m")
 
 

@@ -84,9 +84,13 @@ def test_controlled_round_checks_its_arguments():
 
 
 def test_bad_arguments(joint):
-    with pytest.raises(InputError, match=r"`n` of sample_meta_personas must be a positive int; got 0"):
+    with pytest.raises(InputError, match=r"^`n` of sample_meta_personas must be an int >= 1; got 0$"):
         sample_meta_personas(joint, 0)
-    with pytest.raises(InputError, match=r"`draw` of sample_meta_personas must be one of"):
+    with pytest.raises(InputError, match=r"^`draw` of sample_meta_personas must be one of 'integerize', "
+                                         r"'multinomial'; got 'round'$"):
         sample_meta_personas(joint, 5, draw="round")
+    with pytest.raises(InputError, match=r"^`joint` of sample_meta_personas must be a JointResult or a joint Series; "
+                                         r"got 3$"):
+        sample_meta_personas(3, 5)
     with pytest.raises(InputError, match=r"`regions` \['TX'\] are not in the joint"):
         sample_meta_personas(joint, 5, regions=["TX"])

@@ -10,6 +10,7 @@ import pytest
 from personacal._validation import (
     InstanceOf,
     Interval,
+    NonEmptyStr,
     Options,
     check_param,
     renamed_parameters,
@@ -83,3 +84,10 @@ def test_a_narrower_error_class_keeps_the_message_shape():
 
     with pytest.raises(DataError, match=r"^`year` of election_results must be one of 2016, 2020; got 2012$"):
         check_param("election_results", "year", 2012, Options((2016, 2020)), error=DataError)
+
+
+def test_non_empty_string():
+    assert check_param("f", "model", "gpt", NonEmptyStr) == "gpt"
+    for bad in ("", "  ", None, 3):
+        with pytest.raises(InputError, match=r"^`model` of f must be a non-empty string; got "):
+            check_param("f", "model", bad, NonEmptyStr)

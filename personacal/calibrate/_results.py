@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from .._summary import Summary, one_line_repr
+from ..errors import InputError
 from ._diagnostics import WEIGHT_DIAGNOSTIC_LABELS, asmd, design_effect, kish_ess, weight_diagnostics, weight_ratio
 from ._encode import EncodedSample
 from ._margins import Margins

@@ -7,6 +7,7 @@ import pandas as pd
 
 from .._random import check_random_state
 from ..calibrate import JointResult, controlled_round
+from .._validation import InstanceOf, Interval, Options, check_param, check_params
 from ..errors import InputError, InvalidValueError
 
 __all__ = ["sample_meta_personas", "DRAWS"]
@@ -16,13 +17,13 @@ DRAWS = ("integerize", "multinomial")
 
 
 def _regions(joint) -> dict[str, pd.Series]:
+    check_param("sample_meta_personas", "joint", joint,
+                InstanceOf(JointResult, pd.Series, name="a JointResult or a joint Series"))
     if isinstance(joint, JointResult):
         return {r: joint.for_region(r) for r in joint.regions}
-    if isinstance(joint, pd.Series):
-        if joint.index.names[0] == "region":
-            return {str(r): block.droplevel("region") for r, block in joint.groupby(level="region", sort=False)}
-        return {"all": joint}
-    raise InputError(f"`joint` of sample_meta_personas must be a JointResult or a joint Series; got {type(joint).__name__}")
+    if joint.index.names[0] == "region":
+        return {str(r): block.droplevel("region") for r, block in joint.groupby(level="region", sort=False)}
+    return {"all": joint}
 
 
 def sample_meta_personas(
@@ -53,10 +54,8 @@ def sample_meta_personas(
     DataFrame with ``persona_id`` (``<region>-<6 digits>``, stable for a given
     joint, n and seed), ``region`` and one column per attribute.
     """
-    if draw not in DRAWS:
-        raise InputError(f"`draw` of sample_meta_personas must be one of {DRAWS}; got {draw!r}")
-    if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
-        raise InputError(f"`n` of sample_meta_personas must be a positive int; got {n!r}")
+    check_params("sample_meta_personas", {"draw": Options(DRAWS), "n": Interval("int", 1, None)},
+                 {"draw": draw, "n": n})
     rng = check_random_state(random_state, func="sample_meta_personas")
     by_region = _regions(joint)
     if regions is not None:
