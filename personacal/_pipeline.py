@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ._summary import Summary
+from ._summary import Summary, one_line_repr
 from .calibrate import Margins, rake
 from .data import coarsening
 from .data import states as state_table
@@ -57,6 +57,10 @@ class DemoResult:
     answers: pd.DataFrame | None = None
     comparison: Comparison | None = None
     title: str = "personacal demo"
+
+    def __repr__(self) -> str:
+        return one_line_repr(self, title=self.title, regions=int(self.meta_personas["region"].nunique()),
+                             personas=len(self.meta_personas), report=str(self.report), skipped=len(self.skipped))
 
     def to_frame(self) -> pd.DataFrame:
         return self.composition.copy()

@@ -32,7 +32,7 @@ from typing import Any
 
 import pandas as pd
 
-from .._summary import Summary
+from .._summary import Summary, one_line_repr
 from .._validation import InstanceOf, check_param
 from ..errors import InputError
 from ._consistency_census import COLUMN_KINDS, Fact, census_facts, resolve_census_columns
@@ -81,6 +81,10 @@ class ConsistencyReport:
     contradictions: pd.DataFrame
     rates: pd.DataFrame
     n_personas: int
+
+    def __repr__(self) -> str:
+        return one_line_repr(self, personas=self.n_personas, contradictions=len(self.contradictions),
+                             personas_contradicted=int(self.contradictions["persona_id"].nunique()))
 
     def to_frame(self) -> pd.DataFrame:
         return self.contradictions.copy()
