@@ -35,31 +35,26 @@ import warnings
 os.environ.setdefault("PYTENSOR_FLAGS", f"base_compiledir={tempfile.gettempdir()}/personacal-pytensor-bench")
 
 MODES = ("package", "c-noblas", "c-openblas", "numba")
-VARIABLES_51 = ("sex", "age", "race4", "education3", "employment3")
 
 
 def _configure(mode: str) -> None:
     if mode == "package":
         return
+    if mode in ("c-noblas", "numba"):  # no BLAS, said the way a user says it (personacal respects it)
+        os.environ["PYTENSOR_FLAGS"] += ",blas__ldflags="
     import pytensor
 
-    if mode == "c-noblas":
-        pytensor.config.blas__ldflags = ""
-    elif mode == "c-openblas":
+    if mode == "c-openblas":
         import scipy
 
         libs = os.path.realpath(os.path.join(os.path.dirname(scipy.__file__), os.pardir, "scipy.libs"))
         lib = glob.glob(os.path.join(libs, "libscipy_openblas-*.so"))[0]
         renames = " ".join(f"-D{n}=scipy_{n}" for n in ("sgemm_", "dgemm_", "sgemv_", "dgemv_", "sger_", "dger_",
                                                           "sdot_", "ddot_"))
-        pytensor.config.blas__ldflags = f"{lib} -Wl,-rpath,{libs} {renames}"
-    else:  # numba: every compiled function of the fit
-        pytensor.config.blas__ldflags = ""
-        import personacal.calibrate as calibrate
+        pytensor.config.blas__ldflags = f"-Wl,-L{libs} -l:{os.path.basename(lib)} -Wl,-rpath,{libs} {renames}"
+    if mode == "numba":  # every function PyMC compiles for the fit
+        from personacal.calibrate import _joint_bayes_model as model
 
-        model = getattr(calibrate, "_joint_bayes_model", None)
-        if model is None:
-            from personacal.calibrate import _joint_bayes_model as model
         model._compile_mode = lambda: "NUMBA"
 
 
@@ -73,15 +68,11 @@ class _SamplingTime(logging.Handler):
 
 
 def fit(mode: str) -> dict:
-    from personacal import data
+    from bench_joint import VARIABLES_51, states_51
+
     from personacal.calibrate import reconstruct_joint
 
-    keys = list(VARIABLES_51) + [("age", "sex")]
-    states = data.states()
-    margins = {code: data.census_margins(code, variables=keys if has_acs else ["sex", "age", ("age", "sex")],
-                                         anchor="pep")
-               for code, has_acs in zip(states["state"], states["has_acs_margins"])}
-    seed = data.national_seed()
+    margins, seed = states_51()
     handler = _SamplingTime()
     logging.getLogger("pymc").addHandler(handler)
     load_before = os.getloadavg()

@@ -5,7 +5,11 @@ from __future__ import annotations
 import math
 import os
 import re
+import subprocess
+import sys
 import tempfile
+import textwrap
+from pathlib import Path
 
 # Reuse PyTensor's compiled C code between runs (its first compile takes about a minute).
 os.environ.setdefault("PYTENSOR_FLAGS", f"base_compiledir={tempfile.gettempdir()}/personacal-pytensor")
@@ -13,6 +17,7 @@ os.environ.setdefault("PYTENSOR_FLAGS", f"base_compiledir={tempfile.gettempdir()
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
+import scipy  # noqa: E402
 
 from personacal.calibrate import Margins, reconstruct_joint  # noqa: E402
 from personacal.errors import ConvergenceError, DiagnosticsWarning, InputError, MappingError  # noqa: E402
@@ -171,3 +176,33 @@ def test_the_old_name_of_level_still_works_for_one_release():
             reconstruct_joint(MARGINS_2X2, seed=SEED_2X2, method="bayes", interval=1.5)
     with pytest.raises(TypeError, match=r"unexpected keyword argument\(s\) \['draw'\]"):
         reconstruct_joint(MARGINS_2X2, seed=SEED_2X2, method="bayes", draw=10)
+
+
+def test_a_bayes_fit_prints_no_blas_warning():
+    # A fresh process, as a user's first fit: pip-installed PyTensor finds no BLAS to link and used
+    # to warn "could not link to a BLAS installation ... severely degraded" (a UserWarning) on every
+    # fit. The model module links SciPy's bundled OpenBLAS instead. Warnings, logging and prints of
+    # the whole fit go to the captured streams.
+    script = textwrap.dedent("""
+        import logging, warnings
+        logging.basicConfig(level=logging.WARNING)
+        warnings.simplefilter("always")
+        import pandas as pd
+        import pytensor
+        from personacal.calibrate import Margins, reconstruct_joint
+        seed = pd.Series([1.0, 2.0, 3.0, 4.0], index=pd.MultiIndex.from_product([["a1", "a2"], ["b1", "b2"]],
+                                                                               names=["a", "b"]))
+        margins = Margins({"a": {"a1": 40.0, "a2": 60.0}, "b": {"b1": 50.0, "b2": 50.0}}, name="R")
+        result = reconstruct_joint(margins, seed=seed, method="bayes", sampler="advi", advi_iterations=300,
+                                   draws=100, chains=1, random_state=0, progress=False)
+        print("ldflags:", pytensor.config.blas__ldflags)
+        print("total:", round(float(result.table.sum()), 6))
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    printed = proc.stdout + proc.stderr
+    assert "BLAS" not in printed and "degraded" not in printed, printed
+    assert "total: 100.0" in proc.stdout
+    bundled = Path(scipy.__file__).resolve().parent.parent / "scipy.libs"
+    if any(bundled.glob("libscipy_openblas-*.so")):  # a Linux SciPy wheel: its OpenBLAS is the one linked
+        assert f"ldflags: -Wl,-L{bundled} -l:libscipy_openblas-" in proc.stdout

@@ -61,12 +61,15 @@ Samplers, measured on the 50 states + DC x 432 cells (benchmarks/results/joint.m
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import replace
+from pathlib import Path
 
 import arviz as az
 import numpy as np
 import pandas as pd
 import pymc as pm
+import pytensor
 import pytensor.tensor as pt
 import xarray as xr
 from scipy.special import softmax
@@ -296,6 +299,7 @@ def add_joint_group(idata, model, design, levels, margin_axes, grid, interaction
 
 
 def fit_advi(model, rng, n_draws: int, iterations: int, learning_rate: float, show: bool):
+    """Mean-field ADVI (Adam), then ``n_draws`` draws from the fitted approximation."""
     with model:
         approx = pm.fit(
             n=iterations, method="advi", random_seed=derive_seed(rng), progressbar=show,
@@ -307,13 +311,62 @@ def fit_advi(model, rng, n_draws: int, iterations: int, learning_rate: float, sh
 
 
 def _compile_mode():
-    """PyTensor's own C GEMM (used when it finds no BLAS to link, as with pip-installed NumPy)
-    is several times slower here than NumPy's dot, so keep the plain dot ops in that case."""
-    import pytensor
+    """PyTensor's default mode, without its BLAS rewrites when no BLAS is linked: its fallback C GEMM
+    is several times slower here than NumPy's dot, which the plain dot ops then call."""
     from pytensor.compile.mode import get_mode
 
     mode = get_mode(None)
     return mode if pytensor.config.blas__ldflags else mode.excluding("BlasOpt")
+
+
+# -- linking PyTensor to a BLAS ------------------------------------------------
+#: The BLAS routines PyTensor's C code calls. SciPy's wheels bundle an OpenBLAS that exports
+#: them with a ``scipy_`` prefix, so the C code is compiled with each name mapped to that one.
+_BLAS_ROUTINES = ("sgemm_", "dgemm_", "sgemv_", "dgemv_", "sger_", "dger_", "sdot_", "ddot_")
+
+
+def _bundled_openblas_ldflags() -> str:
+    """``blas__ldflags`` for the 32-bit-integer OpenBLAS in SciPy's wheel (``scipy.libs``), or ""."""
+    import scipy
+
+    folder = Path(scipy.__file__).resolve().parent.parent / "scipy.libs"
+    found = sorted(folder.glob("libscipy_openblas-*.so")) if folder.is_dir() else []
+    if not found:  # not a Linux wheel of SciPy (conda, macOS and Windows builds link their own BLAS)
+        return ""
+    renames = " ".join(f"-D{name}=scipy_{name}" for name in _BLAS_ROUTINES)
+    # -l:<file> because the file name carries a hash; -Wl,-L so that PyTensor does not scan the folder.
+    return f"-Wl,-L{folder} -l:{found[0].name} -Wl,-rpath,{folder} {renames}"
+
+
+def link_blas() -> None:
+    """Give PyTensor a BLAS where it found none, once, when this module is first imported.
+
+    pip-installed PyTensor finds no BLAS to link (NumPy and SciPy wheels keep theirs private)
+    and warns that "operations ... will be severely degraded" on every Bayesian fit. This
+    links the OpenBLAS that SciPy's wheel ships instead. A BLAS named in ``PYTENSOR_FLAGS`` or
+    ``.pytensorrc``, set in code before this import, or found by PyTensor itself is kept;
+    where none of them and no bundled OpenBLAS is there, the model runs on NumPy's dot as
+    before (see :func:`_compile_mode`), without the warning. ``import personacal`` does not
+    touch PyTensor's configuration; only a Bayesian fit does.
+    """
+    try:
+        pytensor.config.fetch_val_for_key("blas__ldflags")
+        return  # the user's own setting
+    except KeyError:
+        pass
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # PyTensor's "could not link to a BLAS": handled below
+        if pytensor.config.blas__ldflags:
+            return
+    flags = _bundled_openblas_ldflags()
+    if flags:
+        from pytensor.link.c.cmodule import try_blas_flag
+
+        if try_blas_flag(flags.split()):
+            pytensor.config.blas__ldflags = flags
+
+
+link_blas()
 
 
 # -- convergence diagnostics ---------------------------------------------
