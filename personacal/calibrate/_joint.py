@@ -55,7 +55,7 @@ BAYES_OPTIONS = {
     "noise": _POSITIVE,
     "moe": [InstanceOf(Mapping, name="a mapping {region: {margin key: Series}}"), None],
     "interaction_scale": _POSITIVE,
-    "higher_order": InstanceOf(bool, name="True or False"),
+    "higher_order": InstanceOf(bool, np.bool_, name="True or False"),
     "seed_size": [_POSITIVE, None],
     "max_rhat": Interval("real", 1, None),
     "min_ess": _POSITIVE,

@@ -88,9 +88,7 @@ from ._joint_tables import (
 )
 
 __all__ = ["build_joint_model", "sample_nuts", "fit_advi", "add_joint_group", "nuts_diagnostics",
-           "advi_diagnostics", "SAMPLERS", "ELBO_TOL"]
-
-SAMPLERS = ("nuts", "advi")
+           "advi_diagnostics", "link_blas", "ELBO_TOL"]
 
 #: ADVI counts as converged when its last tenth of iterations lowered the loss (negative ELBO)
 #: by at most this share of the total decrease since the first tenth (a scale-free test:
