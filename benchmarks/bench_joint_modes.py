@@ -31,6 +31,7 @@ import re
 import tempfile
 import time
 import warnings
+from pathlib import Path
 
 os.environ.setdefault("PYTENSOR_FLAGS", f"base_compiledir={tempfile.gettempdir()}/personacal-pytensor-bench")
 
@@ -83,8 +84,10 @@ def fit(mode: str) -> dict:
                                    progress=False)
     wall, after = time.perf_counter() - start, os.times()
     overall = result.diagnostics.loc["(all sampled)"]
+    import personacal
+
     return {
-        "mode": mode, "wall_s": round(wall, 1),
+        "mode": mode, "personacal": str(Path(personacal.__file__).parent), "wall_s": round(wall, 1),
         "cpu_s": round(after.user - before.user + after.children_user - before.children_user, 1),
         "pymc_sampling_s": handler.seconds, "load_before": [round(x, 2) for x in load_before],
         "load_after": [round(x, 2) for x in os.getloadavg()], "converged": bool(result.converged),
