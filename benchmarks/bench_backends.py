@@ -124,7 +124,7 @@ def main() -> int:
         print("RESULT " + json.dumps(worker(args)))
         return 0
 
-    from personacal.backends import build_tiny_model
+    from personacal.testing import build_tiny_model
 
     work = Path(tempfile.mkdtemp(prefix="bench-backends-"))
     env = {

@@ -1,7 +1,7 @@
 """Joint reconstruction: accuracy on held-out microdata, interval coverage, and the 51-region fit.
 
-    /work/venv-core/bin/python benchmarks/bench_joint.py          # ~15 min on 2 cores
-    /work/venv-core/bin/python benchmarks/bench_joint.py --quick  # accuracy tables only
+    python benchmarks/bench_joint.py          # ~15 min on 2 cores
+    python benchmarks/bench_joint.py --quick  # accuracy tables only
 
 1. Accuracy. Cases from tests/_joint_cases.py hide each region's true joint and give only
    its margins (the truth's own margins) plus a seed of other respondents. Scores: total
@@ -144,13 +144,18 @@ def _coverage_row(case, label, pits, raw, bayes) -> dict:
             "credible interval holds truth share": np.nan if raw is None else np.mean(raw)}
 
 
-def timing() -> list[dict]:
+def states_51() -> tuple[dict, pd.DataFrame]:
+    """The 51-region problem: every state's margins (DC: PEP sex/age only) and the national seed."""
     keys = list(VARIABLES_51) + [("age", "sex")]
     states = data.states()
     margins = {code: data.census_margins(code, variables=keys if has_acs else ["sex", "age", ("age", "sex")],
                                          anchor="pep")
                for code, has_acs in zip(states["state"], states["has_acs_margins"])}
-    seed = data.national_seed()
+    return margins, data.national_seed()
+
+
+def timing() -> list[dict]:
+    margins, seed = states_51()
     rows = []
     for sampler in ("nuts", "advi"):
         load = os.getloadavg()[0]

@@ -22,10 +22,8 @@ from .calibrate import Margins, rake, read_margins, reconstruct_joint
 from ._tables import read_table, write_table
 from .data import election_results, states as state_table
 from .errors import InputError
-from .evaluate import compare, composition_error, poststratify_answers, write_report
-from .evaluate._comparison import Comparison
-from .generate import sample_meta_personas
-from .generate._census_personas import state_joints, state_margins
+from .evaluate import Comparison, compare, composition_error, poststratify_answers, write_report
+from .generate import sample_meta_personas, state_joints, state_margins
 from .simulate import election_question, load_question_bank, reference_distributions
 
 __all__ = ["run_config"]

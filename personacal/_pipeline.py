@@ -21,14 +21,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from ._summary import Summary
+from ._summary import Summary, one_line_repr
 from .calibrate import Margins, rake
+from .data import coarsening
 from .data import states as state_table
-from .data._categories import RACE_ETH_TO_4
-from .evaluate import composition_error, write_report
-from .evaluate._comparison import Comparison
-from .generate import sample_meta_personas
-from .generate._census_personas import state_joints, state_margins
+from .evaluate import Comparison, composition_error, write_report
+from .generate import sample_meta_personas, state_joints, state_margins
 
 __all__ = ["DemoResult", "run_pipeline", "HELD_OUT"]
 
@@ -36,6 +34,8 @@ logger = logging.getLogger(__name__)
 
 #: The two-way margin held out of the raking: the PEP age × sex table, a real joint truth.
 HELD_OUT = ("age", "sex")
+#: race/ethnicity label -> its group of four (Hispanic, White, Black, Other non-Hispanic).
+RACE_ETH4_OF = coarsening("race_eth4")[1]
 LLM_STEPS = (
     "generate the Objective Tabular, Subjective Tabular and Descriptive tiers",
     "simulate the 2024 presidential election for every state and tier",
@@ -57,6 +57,10 @@ class DemoResult:
     answers: pd.DataFrame | None = None
     comparison: Comparison | None = None
     title: str = "personacal demo"
+
+    def __repr__(self) -> str:
+        return one_line_repr(self, title=self.title, regions=int(self.meta_personas["region"].nunique()),
+                             personas=len(self.meta_personas), report=str(self.report), skipped=len(self.skipped))
 
     def to_frame(self) -> pd.DataFrame:
         return self.composition.copy()
@@ -129,7 +133,7 @@ def run_pipeline(
     with _timed(timings, "paper-style pool"):
         independent = state_joints(codes, method="independent", anchor="pep", progress=progress)
         paper = sample_meta_personas(independent, n_per_state, random_state=random_state + 1, draw="multinomial")
-        paper["race_eth4"] = paper["race_eth"].map(RACE_ETH_TO_4)
+        paper["race_eth4"] = paper["race_eth"].map(RACE_ETH4_OF)
     with _timed(timings, "raking the pool"):
         raking, merged = {}, []
         for code, m in targets.items():
@@ -206,7 +210,7 @@ def _raking_margins(margins: Margins) -> Margins:
     """Census targets for raking a small pool: 1-D margins, race/ethnicity in 4 groups, no held-out table."""
     kept = {m.key: m.values for m in margins if len(m.variables) == 1 and m.key != "race4"}
     race_eth = margins[("race4", "race_eth")].groupby(level="race_eth").sum()
-    kept["race_eth4"] = race_eth.groupby(RACE_ETH_TO_4).sum()
+    kept["race_eth4"] = race_eth.groupby(RACE_ETH4_OF).sum()
     return Margins(kept, name=margins.name)
 
 

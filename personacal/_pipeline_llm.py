@@ -18,8 +18,7 @@ import pandas as pd
 
 from .calibrate import Margins, rake
 from .errors import ConvergenceError, StructuralInfeasibilityError
-from .data import election_results, psychographic_targets
-from .data._categories import RACE_ETH_TO_4
+from .data import coarsening, election_results, psychographic_targets
 from .evaluate import compare
 from .generate import generate_tier
 from .simulate import election_question, simulate
@@ -27,6 +26,8 @@ from .simulate import election_question, simulate
 __all__ = ["LLMRun", "run_llm_steps", "TIERS"]
 
 #: The seed paper's tiers, in order of how much the LLM writes.
+#: race/ethnicity label -> its group of four (Hispanic, White, Black, Other non-Hispanic).
+RACE_ETH4_OF = coarsening("race_eth4")[1]
 TIERS = ("Meta", "Objective Tabular", "Subjective Tabular", "Descriptive")
 _GENERATED = {"Objective Tabular": "objective", "Subjective Tabular": "subjective", "Descriptive": "descriptive"}
 
@@ -80,7 +81,7 @@ PRIORITY = ("party_anes", "sex", "age", "race_eth4", "education3", "employment3"
 def _weights(tier_personas: pd.DataFrame, census: dict[str, Margins], party: dict | None, merge):
     """Rake one tier's personas per state to census targets (+ party ID when the tier has it)."""
     weights, notes = pd.Series(np.nan, index=tier_personas.index), []
-    tier_personas = tier_personas.assign(race_eth4=tier_personas["race_eth"].map(RACE_ETH_TO_4))
+    tier_personas = tier_personas.assign(race_eth4=tier_personas["race_eth"].map(RACE_ETH4_OF))
     for state, margins in census.items():
         rows = tier_personas[tier_personas["region"] == state]
         if rows.empty:

@@ -74,5 +74,5 @@ def _fmt(value: object) -> str:
 
 def one_line_repr(obj: object, **facts: object) -> str:
     """A compact ``repr``: the class name and a few key facts, on one line (statsmodels style)."""
-    shown = ", ".join(f"{k}={_fmt(v) if isinstance(v, float) else v!r}" for k, v in facts.items())
+    shown = ", ".join(f"{k}={_fmt(v) if isinstance(v, float) else repr(v)}" for k, v in facts.items())
     return f"<{type(obj).__name__} {shown}>" if shown else f"<{type(obj).__name__}>"

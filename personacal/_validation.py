@@ -26,6 +26,7 @@ __all__ = [
     "Options",
     "InstanceOf",
     "Callable_",
+    "NonEmptyStr",
     "check_param",
     "check_params",
     "validate_params",
@@ -129,6 +130,18 @@ class _CallableConstraint:
 Callable_ = _CallableConstraint()
 
 
+class _NonEmptyStrConstraint:
+    def is_satisfied_by(self, value: Any) -> bool:
+        return isinstance(value, str) and bool(value.strip())
+
+    def __str__(self) -> str:
+        return "a non-empty string"
+
+
+#: The constraint "a string with something other than whitespace in it".
+NonEmptyStr = _NonEmptyStrConstraint()
+
+
 def _describe(constraints: list) -> str:
     parts = ["None" if c is None else str(c) for c in constraints]
     return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " or " + parts[-1]
@@ -139,23 +152,27 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def check_param(func: str, name: str, value: Any, constraints: list | Any) -> Any:
-    """Raise :class:`InputError` unless ``value`` satisfies one of ``constraints``; return it.
+def check_param(func: str, name: str, value: Any, constraints: list | Any, *,
+                error: type[InputError] = InputError) -> Any:
+    """Raise ``error`` (an :class:`InputError`) unless ``value`` satisfies one of ``constraints``; return it.
 
     ``constraints`` is one constraint or a list of them; ``None`` in the list allows None.
+    ``error`` names a narrower class where one fits, e.g. :class:`~personacal.errors.DataError`
+    for a year the shipped data do not cover.
     """
     if not isinstance(constraints, list):
         constraints = [constraints]
     for c in constraints:
         if (c is None and value is None) or (c is not None and c.is_satisfied_by(value)):
             return value
-    raise InputError(f"`{name}` of {func} must be {_describe(constraints)}; got {_shown(value)}")
+    raise error(f"`{name}` of {func} must be {_describe(constraints)}; got {_shown(value)}")
 
 
-def check_params(func: str, constraints: dict[str, list | Any], values: dict[str, Any]) -> None:
+def check_params(func: str, constraints: dict[str, list | Any], values: dict[str, Any], *,
+                 error: type[InputError] = InputError) -> None:
     """Check every parameter named in ``constraints`` against its value in ``values``."""
     for name, allowed in constraints.items():
-        check_param(func, name, values[name], allowed)
+        check_param(func, name, values[name], allowed, error=error)
 
 
 def validate_params(constraints: dict[str, list | Any], *, func: str | None = None) -> Callable:

@@ -2,7 +2,10 @@
 
 Each subpackage contributes its subcommands through a ``register(subparsers)``
 function in its private ``_cli`` module; this module only wires them together
-and turns personacal's typed errors into one clear line and exit code 2.
+and turns personacal's typed errors into one clear line and an exit code:
+2 for bad input (an :class:`~personacal.errors.InputError` or a missing file: fix the
+command or its files), 1 for a run that failed on good input (a fit that did not
+converge, a backend that failed).
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import argparse
 import importlib
 import sys
 
-from .errors import PersonacalError
+from .errors import InputError, PersonacalError
 
 #: Modules that expose ``register(subparsers)``, in the order their commands are listed.
 COMMAND_MODULES = (
@@ -22,6 +25,7 @@ COMMAND_MODULES = (
     "personacal._pipeline_cli",
 )
 
+EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
 
 
@@ -55,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.handler(args) or 0)
     except PersonacalError as exc:
         print(f"personacal: error [{exc.code}]: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return EXIT_BAD_INPUT if isinstance(exc, InputError) else EXIT_FAILED
     except FileNotFoundError as exc:
         print(f"personacal: error [file-not-found]: {exc.filename or exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

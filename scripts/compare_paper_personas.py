@@ -14,11 +14,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from personacal.data import census_margins
-from personacal.data._categories import COARSENINGS
+from personacal.data import census_margins, coarsening
 from personacal.evaluate import composition_error
-from personacal.generate import sample_meta_personas
-from personacal.generate._census_personas import state_joints
+from personacal.generate import sample_meta_personas, state_joints
 
 SAMPLE = Path(__file__).resolve().parents[2] / "shared/data/llmsim_personas_sample/meta_personas_50states_acs2023.csv.gz"
 
@@ -36,7 +34,7 @@ VARIABLES = ["sex", "age", "race_eth", "education3", "employment3"]
 def paper_pool(states: list[str]) -> pd.DataFrame:
     raw = pd.read_csv(SAMPLE)
     raw = raw[raw["STATE_ABBR"].isin(states)]
-    education3 = COARSENINGS["education3"][1]
+    education3 = coarsening("education3")[1]
     return pd.DataFrame({
         "region": raw["STATE_ABBR"],
         "sex": raw["SEX"],

@@ -1,7 +1,6 @@
 """Session fixtures for tests that run a REAL vLLM (CPU build) on a tiny local model.
 
-Loaded as a pytest plugin from tests/conftest.py. Fixture names (documented in
-/work/coord/backends_status.md for other test authors):
+Loaded as a pytest plugin from tests/conftest.py. Fixtures, for every test module to use:
 
 - ``llm_env``        session: environment for vLLM (offline, small KV cache, tmp caches)
 - ``tiny_model_dir`` session: folder with a random-weight Llama + ChatML tokenizer
@@ -79,7 +78,7 @@ def llm_env(tmp_path_factory) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def tiny_model_dir(llm_env, tmp_path_factory) -> Path:
-    from personacal.backends import build_tiny_model
+    from personacal.testing import build_tiny_model
 
     return build_tiny_model(tmp_path_factory.mktemp("models") / "tiny", random_state=TINY_MODEL_SEED)
 

@@ -139,10 +139,10 @@ def test_identity_has_no_url_or_key():
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"endpoint": "responses"}, "`endpoint` of OpenAIBackend must be 'chat' or 'completions'; got 'responses'"),
+        ({"endpoint": "responses"}, "`endpoint` of OpenAIBackend must be one of 'chat', 'completions'; got 'responses'"),
         ({"max_concurrency": 0}, "`max_concurrency` of OpenAIBackend must be an int >= 1; got 0"),
         ({"max_retries": -1}, "`max_retries` of OpenAIBackend must be an int >= 0; got -1"),
-        ({"timeout": 0}, "`timeout` of OpenAIBackend must be a positive number; got 0"),
+        ({"timeout": 0}, "`timeout` of OpenAIBackend must be a finite number > 0; got 0"),
         ({"top_logprobs": 0}, "`top_logprobs` of OpenAIBackend must be an int >= 1; got 0"),
         ({"random_state": -3}, "`random_state` of OpenAIBackend must be a non-negative int; got -3"),
     ],
@@ -152,16 +152,21 @@ def test_openai_backend_argument_errors(kwargs, message):
         OpenAIBackend("m", base_url=URL, **kwargs)
 
 
+def test_openai_backend_needs_a_model_name():
+    with pytest.raises(InputError, match=r"^`model` of OpenAIBackend must be a non-empty string; got ' '$"):
+        OpenAIBackend(" ", base_url=URL)
+
+
 def test_openai_backend_input_errors_before_any_request():
     b = OpenAIBackend("m", base_url=URL, progress=False)
-    with pytest.raises(InputError, match=r"`params` of OpenAIBackend.generate must be a SamplingParams or a list of them; got dict"):
+    with pytest.raises(InputError, match=r"^`params` of OpenAIBackend.generate must be a SamplingParams or a list of them; got \{'temperature': 1\}$"):
         b.generate(["a"], {"temperature": 1})
     with pytest.raises(InputError, match=r"`options\[0\]` of OpenAIBackend.score_options must be a non-empty list"):
         b.score_options(["a"], [[]])
 
 
 def test_make_backend_rejects_unknown_kind():
-    with pytest.raises(InputError, match=r"`kind` of make_backend must be one of \['vllm', 'openai'\]; got 'llamacpp'"):
+    with pytest.raises(InputError, match=r"^`kind` of make_backend must be one of 'vllm', 'openai'; got 'llamacpp'$"):
         make_backend("llamacpp", model="m")
 
 
@@ -197,10 +202,33 @@ def test_missing_vllm_says_how_to_install(monkeypatch):
 
 
 def test_tiny_model_vocab_floor(tmp_path):
-    from personacal.backends import build_tiny_model
+    from personacal.testing import build_tiny_model
 
-    with pytest.raises(InputError, match="`vocab_size` of build_tiny_model must be at least 600; got 100"):
+    with pytest.raises(InputError, match=r"^`vocab_size` of build_tiny_model must be an int >= 600; got 100$"):
         build_tiny_model(tmp_path / "m", vocab_size=100)
+
+
+def test_the_tiny_model_moved_to_personacal_testing():
+    import personacal.backends as backends
+    import personacal.testing as testing
+
+    with pytest.warns(DeprecationWarning, match=r"`personacal.backends.build_tiny_model` is deprecated.*"
+                                                r"use `personacal.testing.build_tiny_model`"):
+        assert backends.build_tiny_model is testing.build_tiny_model
+    assert "build_tiny_model" not in backends.__all__
+    with pytest.raises(AttributeError, match="has no attribute 'no_such_name'"):
+        backends.no_such_name  # noqa: B018
+
+
+def test_the_tiny_model_command_line_checks_its_seed(capsys):
+    from personacal.backends import tiny_model
+    from personacal.testing import main
+
+    with pytest.raises(InputError, match=r"`random_state` of build_tiny_model must be an int >= 0; got -1"):
+        main(["somewhere", "--seed", "-1"])
+    with pytest.warns(DeprecationWarning, match=r"use `python -m personacal.testing`"):
+        with pytest.raises(InputError, match=r"`random_state` of build_tiny_model must be an int >= 0; got -1"):
+            tiny_model.main(["somewhere", "--seed", "-1"])
 
 
 def test_backends_satisfy_the_protocol():

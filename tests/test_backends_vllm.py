@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 from pydantic import BaseModel, Field
 
-from personacal.backends import ChatMessage, ResponseCache, SamplingParams, VLLMBackend, build_tiny_model
+from personacal.backends import ChatMessage, ResponseCache, SamplingParams, VLLMBackend
 from personacal.errors import BackendCapabilityError, InputError, SchemaValidationError
+from personacal.testing import build_tiny_model
 
 pytestmark = pytest.mark.vllm
 
@@ -45,7 +46,7 @@ def test_tiny_model_loads_offline_with_transformers(tiny_model_dir, llm_env):
 
 
 def test_tiny_model_rejects_generator_seed(tmp_path):
-    with pytest.raises(InputError, match="`random_state` of build_tiny_model must be a non-negative int"):
+    with pytest.raises(InputError, match=r"`random_state` of build_tiny_model must be an int >= 0; got Generator"):
         build_tiny_model(tmp_path / "m", random_state=np.random.default_rng(0))
 
 

@@ -105,6 +105,25 @@ def test_bad_input_prints_one_line_and_exits_2(tmp_path):
     assert "Traceback" not in proc.stderr
 
 
+def test_a_fit_that_does_not_converge_prints_one_line_and_exits_1(tmp_path):
+    # Good input, but one iteration cannot meet two interacting margins to 1e-12: not bad input (exit 2),
+    # a failed run (exit 1), and still one line, no traceback.
+    sample, margins = tmp_path / "s.csv", tmp_path / "m.csv"
+    pd.DataFrame({"a": ["x", "x", "y", "y", "y"], "b": ["p", "q", "p", "p", "q"]}).to_csv(sample, index=False)
+    pd.DataFrame({"margin": ["a", "a", "b", "b"], "a": ["x", "y", None, None], "b": [None, None, "p", "q"],
+                  "value": [30.0, 70.0, 40.0, 60.0]}).to_csv(margins, index=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "personacal.cli", "calibrate", "rake", "--sample", str(sample), "--margins",
+         str(margins), "--out", str(tmp_path / "o.csv"), "--max-iter", "1", "--tol", "1e-12"],
+        capture_output=True, text=True,
+    )
+    assert proc.returncode == 1
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("personacal: error [not-converged]: rake did not converge within 1 iterations")
+    assert not (tmp_path / "o.csv").exists()
+
+
 def test_missing_file_is_a_clear_error(tmp_path, capsys):
     code = main(["calibrate", "rake", "--sample", str(tmp_path / "nope.csv"), "--margins", str(tmp_path / "m.csv"),
                  "--out", str(tmp_path / "o.csv")])

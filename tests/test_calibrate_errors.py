@@ -220,12 +220,28 @@ def test_by_region_unknown_and_empty_regions(sample, margins):
 
 
 def test_bad_options(sample, margins):
-    with pytest.raises(InputError, match=r"`tol` of rake must be a positive finite number"):
+    # One message shape: "`<param>` of <func> must be <constraint>; got <value>".
+    with pytest.raises(InputError, match=r"^`tol` of rake must be a finite number > 0; got 0$"):
         rake(sample, margins, tol=0)
-    with pytest.raises(InputError, match=r"`on_nonconvergence` of rake must be one of"):
+    with pytest.raises(InputError, match=r"^`max_iter` of ipf must be an int >= 1; got 2.5$"):
+        ipf(pd.Series([1.0, 2.0], index=pd.Index(["x", "y"], name="a")), Margins({"a": {"x": 1, "y": 2}}),
+            max_iter=2.5)
+    with pytest.raises(InputError, match=r"^`on_nonconvergence` of rake must be one of 'raise', 'warn'; got 'ignore'$"):
         rake(sample, margins, on_nonconvergence="ignore")
-    with pytest.raises(InputError, match=r"`method` of calibrate must be one of"):
+    with pytest.raises(InputError, match=r"^`method` of calibrate must be one of 'linear', 'logit', 'raking'; "
+                                         r"got 'probit'$"):
         calibrate(sample, margins, method="probit")
+    with pytest.raises(InputError, match=r"^`sample` of rake must be a pandas DataFrame; got \[1, 2\]$"):
+        rake([1, 2], margins)
+    with pytest.raises(InputError, match=r"^`margins` of rake must be a personacal.calibrate.Margins \(wrap a dict "
+                                         r"with Margins\(\{...\}\)\); got \{'a': \{'x': 1\}\}$"):
+        rake(sample, {"a": {"x": 1}})
+    with pytest.raises(InputError, match=r"^`distance` of min_distance must be one of 'chi2', 'entropy'; got 'l1'$"):
+        min_distance(sample, margins, distance="l1")
+    with pytest.raises(InputError, match=r"^`max_ratio` of trim must be a finite number > 1 or None; got 1$"):
+        trim(sample, margins, max_ratio=1)
+    with pytest.raises(InputError, match=r"^`table` of poststratify must be a pandas Series of population counts"):
+        poststratify(sample, {"a": 1})
 
 
 def test_input_is_never_modified(sample, margins):

@@ -8,10 +8,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from _reference_kernels import rake_units
+
 from personacal.calibrate import Margins, calibrate, integerize, ipf, rake, trim
 from personacal.calibrate._encode import encode_sample
-from personacal.calibrate._ipf_kernels import rake_units
-from personacal.calibrate._rake_numba import rake_units_fused
+from personacal.calibrate._rake_numba import rake_units_with_totals
 
 LEVELS = {"a": ["a0", "a1", "a2"], "b": ["b0", "b1"], "c": ["c0", "c1", "c2", "c3"]}
 
@@ -83,7 +84,7 @@ def test_unit_level_kernels_equal_collapsed_path(problem):
     cells = [enc.margin_codes(m) for m in enc.margins]
     targets = [m.target.ravel() for m in enc.margins]
     w_units, n_units, *_ = rake_units(d, cells, targets, tol=1e-12, max_iter=1000)
-    w_fused, n_fused, *_ = rake_units_fused(d, cells, targets, tol=1e-12, max_iter=1000)
+    w_fused, n_fused, *_ = rake_units_with_totals(d, cells, targets, tol=1e-12, max_iter=1000)
     collapsed = rake(sample, margins, weights=d, tol=1e-12).weights.to_numpy()
     np.testing.assert_allclose(w_units, collapsed, rtol=1e-9)
     np.testing.assert_allclose(w_fused, w_units, rtol=1e-12)
@@ -119,14 +120,15 @@ def test_threaded_unit_level_rake_equals_the_numpy_reference():
     targets = [rng.dirichlet(np.full(k, 20.0)) * 1e6 for k in levels]
     d = rng.uniform(0.5, 2.0, n)
     w_ref, n_ref, hist_ref, err_ref = rake_units(d, codes, targets, tol=1e-10, max_iter=500)
-    w_thr, n_thr, hist_thr, err_thr = rake_units_fused(d, codes, targets, tol=1e-10, max_iter=500)
-    again, *_ = rake_units_fused(d, codes, targets, tol=1e-10, max_iter=500)
+    w_thr, n_thr, hist_thr, err_thr, totals = rake_units_with_totals(d, codes, targets, tol=1e-10, max_iter=500)
+    again, *_ = rake_units_with_totals(d, codes, targets, tol=1e-10, max_iter=500)
     assert n_thr == n_ref > 5 and err_thr <= 1e-10
     np.testing.assert_allclose(w_thr, w_ref, rtol=1e-10)
     np.testing.assert_allclose(hist_thr, hist_ref, rtol=1e-6, atol=1e-14)
     np.testing.assert_array_equal(again, w_thr)
-    for c, t in zip(codes, targets):
+    for c, t, returned in zip(codes, targets, totals):
         np.testing.assert_allclose(np.bincount(c, weights=w_thr, minlength=t.size), t, rtol=1e-9)
+        np.testing.assert_allclose(returned, np.bincount(c, weights=w_thr, minlength=t.size), rtol=1e-12)
 
 
 def test_raking_calibration_equals_rake(rng):

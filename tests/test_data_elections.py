@@ -60,7 +60,7 @@ def test_candidate_level_and_all_years():
 
 
 def test_election_errors():
-    with pytest.raises(DataError, match=r"`year` of election_results must be one of \[2016, 2020, 2024\].*got 2012"):
+    with pytest.raises(DataError, match=r"^`year` of election_results must be one of 2016, 2020, 2024 or None; got 2012$"):
         election_results(2012)
     with pytest.raises(InputError, match=r"`level` of election_results must be one of .*got 'county'"):
         election_results(2020, level="county")

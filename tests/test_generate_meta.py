@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from personacal.calibrate import Margins, reconstruct_joint
-from personacal.calibrate._integerize import controlled_round, largest_remainder
-from personacal.errors import InputError
+from personacal.calibrate import Margins, controlled_round, reconstruct_joint
+from personacal.calibrate._integerize import largest_remainder
+from personacal.errors import InputError, InvalidValueError
 from personacal.generate import sample_meta_personas
 
 
@@ -65,16 +65,32 @@ def test_controlled_round_hits_every_grouping():
     expected = rng.dirichlet(np.ones(60)) * 500
     index = pd.MultiIndex.from_product([range(5), range(3), range(4)])
     groups = [index.codes[i].astype(np.int64) for i in range(3)]
-    counts = controlled_round(expected, groups, rng)
+    counts = controlled_round(expected, groups, random_state=rng)
     assert counts.sum() == 500
     for codes in groups:
         assert (np.bincount(codes, weights=counts) == largest_remainder(np.bincount(codes, weights=expected), 500)).all()
+    assert (np.abs(counts - expected) < 1).all()  # every cell at its floor or its ceiling
+    assert (controlled_round(expected, groups, random_state=5) == controlled_round(expected, groups, random_state=5)).all()
+
+
+def test_controlled_round_checks_its_arguments():
+    with pytest.raises(InvalidValueError, match=r"`expected` of controlled_round must be a 1-D array of finite"):
+        controlled_round([1.5, -0.5], [np.array([0, 1])])
+    with pytest.raises(InputError, match=r"`groups\[0\]` of controlled_round must hold one category code \(an int "
+                                         r">= 0\) per cell \(2\); got shape \(3,\)"):
+        controlled_round([1.5, 0.5], [np.array([0, 1, 1])])
+    with pytest.raises(InputError, match=r"`time_limit` of controlled_round must be a finite number > 0; got 0"):
+        controlled_round([1.5, 0.5], [np.array([0, 1])], time_limit=0)
 
 
 def test_bad_arguments(joint):
-    with pytest.raises(InputError, match=r"`n` of sample_meta_personas must be a positive int; got 0"):
+    with pytest.raises(InputError, match=r"^`n` of sample_meta_personas must be an int >= 1; got 0$"):
         sample_meta_personas(joint, 0)
-    with pytest.raises(InputError, match=r"`draw` of sample_meta_personas must be one of"):
+    with pytest.raises(InputError, match=r"^`draw` of sample_meta_personas must be one of 'integerize', "
+                                         r"'multinomial'; got 'round'$"):
         sample_meta_personas(joint, 5, draw="round")
+    with pytest.raises(InputError, match=r"^`joint` of sample_meta_personas must be a JointResult or a joint Series; "
+                                         r"got 3$"):
+        sample_meta_personas(3, 5)
     with pytest.raises(InputError, match=r"`regions` \['TX'\] are not in the joint"):
         sample_meta_personas(joint, 5, regions=["TX"])

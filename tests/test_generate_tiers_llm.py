@@ -228,15 +228,20 @@ def test_without_regeneration_a_contradiction_is_flagged_at_once(meta, objective
 
 
 def test_input_errors(meta, objective, vllm_backend):
-    with pytest.raises(InputError, match=r"`tier` of generate_tier must be one of \['objective', 'subjective', 'descriptive'\]; got 'meta'"):
+    with pytest.raises(InputError, match=r"^`tier` of generate_tier must be one of 'objective', 'subjective', "
+                                         r"'descriptive'; got 'meta'$"):
         generate_tier(meta, "meta", vllm_backend)
-    with pytest.raises(InputError, match=r"`template` of generate_tier must be one of \['objective-v1'\] for the objective tier; got 'descriptive-v1'"):
+    with pytest.raises(InputError, match=r"^`template` of generate_tier\(tier='objective'\) must be one of "
+                                         r"'objective-v1'; got 'descriptive-v1'$"):
         generate_tier(meta, "objective", vllm_backend, template="descriptive-v1")
     with pytest.raises(InputError, match="`max_retries` of generate_tier must be an int >= 0; got -1"):
         generate_tier(meta, "objective", vllm_backend, max_retries=-1)
+    with pytest.raises(InputError, match=r"^`max_tokens` of generate_tier must be an int >= 1 or None; got 0$"):
+        generate_tier(meta, "objective", vllm_backend, max_tokens=0)
     with pytest.raises(InputError, match="decoding settings of generate_tier are invalid: temperature: Input should be less"):
         generate_tier(meta, "objective", vllm_backend, temperature=9.0)
-    with pytest.raises(InputError, match="`backend` of generate_tier must implement personacal.backends.Backend"):
+    with pytest.raises(InputError, match=r"^`backend` of generate_tier must be an implementation of "
+                                         r"personacal.backends.Backend \(model, generate\); got <object"):
         generate_tier(meta, "objective", object())
     with pytest.raises(InputError, match="must have a `persona_id` column"):
         generate_tier(meta.drop(columns="persona_id"), "objective", vllm_backend)

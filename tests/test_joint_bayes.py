@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import math
 import os
+import re
+import subprocess
+import sys
 import tempfile
+import textwrap
+from pathlib import Path
 
 # Reuse PyTensor's compiled C code between runs (its first compile takes about a minute).
 os.environ.setdefault("PYTENSOR_FLAGS", f"base_compiledir={tempfile.gettempdir()}/personacal-pytensor")
@@ -12,6 +17,7 @@ os.environ.setdefault("PYTENSOR_FLAGS", f"base_compiledir={tempfile.gettempdir()
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
+import scipy  # noqa: E402
 
 from personacal.calibrate import Margins, reconstruct_joint  # noqa: E402
 from personacal.errors import ConvergenceError, DiagnosticsWarning, InputError, MappingError  # noqa: E402
@@ -36,10 +42,14 @@ def test_a_certain_seed_and_exact_margins_give_the_ipf_table():
     assert result.table[("a2", "b2")] == pytest.approx(10 + x, rel=0.01)
     assert result.lower[("a1", "b1")] <= x <= result.upper[("a1", "b1")]
     assert result.upper[("a1", "b1")] - result.lower[("a1", "b1")] < 0.05 * x
-    assert result.converged and result.interval == 0.9
+    assert result.converged and result.level == 0.95
     assert list(result.to_frame().columns) == ["a", "b", "count", "lower", "upper"]
     text = result.summary().as_text()
-    assert "Convergence diagnostics" in text and "(all sampled)" in text and "90%" in text
+    assert "Convergence diagnostics" in text and "(all sampled)" in text and "95%" in text
+    assert re.fullmatch(r"<JointResult method='bayes', regions=1, variables=2, cells=4, converged=True, "
+                        r"max_margin_error=[0-9.e+-]+, level=0.95>", repr(result))
+    with pytest.warns(DeprecationWarning, match=r"`JointResult.interval` is deprecated.*use `level`"):
+        assert result.interval == 0.95
 
 
 def test_a_small_seed_leaves_wide_intervals_around_the_table():
@@ -141,18 +151,58 @@ def test_moe_must_name_known_regions():
 
 
 @pytest.mark.parametrize(("option", "value", "message"), [
-    ("sampler", "gibbs", r"`sampler` of reconstruct_joint\(method='bayes'\) must be one of \('nuts', 'advi'\); "
+    ("sampler", "gibbs", r"`sampler` of reconstruct_joint\(method='bayes'\) must be one of 'nuts', 'advi'; "
                          r"got 'gibbs'"),
-    ("interval", 1.5, r"`interval` of reconstruct_joint\(method='bayes'\) must be in \(0, 1\); got 1.5"),
+    ("level", 1.5, r"`level` of reconstruct_joint\(method='bayes'\) must be a finite number in \(0, 1\); got 1.5"),
     ("draws", 0, r"`draws` of reconstruct_joint\(method='bayes'\) must be an int >= 1; got 0"),
-    ("noise", -0.1, r"`noise` of reconstruct_joint\(method='bayes'\) must be a positive finite number"),
-    ("max_rhat", 0.9, r"`max_rhat` of reconstruct_joint\(method='bayes'\) must be a number >= 1; got 0.9"),
+    ("draws", 10.0, r"`draws` of reconstruct_joint\(method='bayes'\) must be an int >= 1; got 10.0"),
+    ("noise", -0.1, r"`noise` of reconstruct_joint\(method='bayes'\) must be a finite number > 0; got -0.1"),
+    ("max_rhat", 0.9, r"`max_rhat` of reconstruct_joint\(method='bayes'\) must be a finite number >= 1; got 0.9"),
     ("on_bad_diagnostics", "ignore", r"`on_bad_diagnostics` of reconstruct_joint\(method='bayes'\) must be "
-                                     r"'warn' or 'raise'"),
+                                     r"one of 'warn', 'raise'; got 'ignore'"),
     ("joint_draws", 0, r"`joint_draws` of reconstruct_joint\(method='bayes'\) must be an int >= 1; got 0"),
-    ("target_accept", 1.0, r"`target_accept` of reconstruct_joint\(method='bayes'\) must be in \(0, 1\)"),
-    ("seed_size", 0, r"`seed_size` of reconstruct_joint\(method='bayes'\) must be None or a positive number"),
+    ("target_accept", 1.0, r"`target_accept` of reconstruct_joint\(method='bayes'\) must be a finite number in "
+                           r"\(0, 1\); got 1.0"),
+    ("seed_size", 0, r"`seed_size` of reconstruct_joint\(method='bayes'\) must be a finite number > 0 or None; got 0"),
 ])
 def test_bad_options_are_named(option, value, message):
     with pytest.raises(InputError, match=message):
         reconstruct_joint(MARGINS_2X2, seed=SEED_2X2, method="bayes", **{option: value})
+
+
+def test_the_old_name_of_level_still_works_for_one_release():
+    with pytest.warns(DeprecationWarning, match=r"`interval` of reconstruct_joint is deprecated.*use `level`"):
+        with pytest.raises(InputError, match=r"`level` of reconstruct_joint\(method='bayes'\) must be"):
+            reconstruct_joint(MARGINS_2X2, seed=SEED_2X2, method="bayes", interval=1.5)
+    with pytest.raises(TypeError, match=r"unexpected keyword argument\(s\) \['draw'\]"):
+        reconstruct_joint(MARGINS_2X2, seed=SEED_2X2, method="bayes", draw=10)
+
+
+def test_a_bayes_fit_prints_no_blas_warning():
+    # A fresh process, as a user's first fit: pip-installed PyTensor finds no BLAS to link and used
+    # to warn "could not link to a BLAS installation ... severely degraded" (a UserWarning) on every
+    # fit. The model module links SciPy's bundled OpenBLAS instead. Warnings, logging and prints of
+    # the whole fit go to the captured streams.
+    script = textwrap.dedent("""
+        import logging, warnings
+        logging.basicConfig(level=logging.WARNING)
+        warnings.simplefilter("always")
+        import pandas as pd
+        import pytensor
+        from personacal.calibrate import Margins, reconstruct_joint
+        seed = pd.Series([1.0, 2.0, 3.0, 4.0], index=pd.MultiIndex.from_product([["a1", "a2"], ["b1", "b2"]],
+                                                                               names=["a", "b"]))
+        margins = Margins({"a": {"a1": 40.0, "a2": 60.0}, "b": {"b1": 50.0, "b2": 50.0}}, name="R")
+        result = reconstruct_joint(margins, seed=seed, method="bayes", sampler="advi", advi_iterations=300,
+                                   draws=100, chains=1, random_state=0, progress=False)
+        print("ldflags:", pytensor.config.blas__ldflags)
+        print("total:", round(float(result.table.sum()), 6))
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    printed = proc.stdout + proc.stderr
+    assert "BLAS" not in printed and "degraded" not in printed, printed
+    assert "total: 100.0" in proc.stdout
+    bundled = Path(scipy.__file__).resolve().parent.parent / "scipy.libs"
+    if any(bundled.glob("libscipy_openblas-*.so")):  # a Linux SciPy wheel: its OpenBLAS is the one linked
+        assert f"ldflags: -Wl,-L{bundled} -l:libscipy_openblas-" in proc.stdout

@@ -6,8 +6,8 @@ Expected values are worked out by hand in the comments.
 import numpy as np
 import pytest
 
+from personacal._random import item_rng
 from personacal.simulate._distributions import (
-    item_rng,
     letter_probabilities,
     option_order,
     reply_counts,

@@ -13,14 +13,17 @@ Q = [election_question(2024)]
 @pytest.mark.parametrize(
     ("kw", "message"),
     [
-        (dict(method="vote"), r"`method` of simulate must be one of \['logprobs', 'sample'\]; got 'vote'"),
-        (dict(missing_option="uniform"), r"`missing_option` of simulate must be one of \['opinionqa', 'zero'\]"),
-        (dict(prompt_format="xml"), r"`prompt_format` of simulate must be one of \['chat', 'text'\]"),
-        (dict(template="v0"), r"`template` of simulate must be one of \['survey-v1'\]; got 'v0'"),
-        (dict(n_samples=0), r"`n_samples` of simulate must be a positive int; got 0"),
-        (dict(n_samples=2.5), r"`n_samples` of simulate must be a positive int; got 2.5"),
+        (dict(method="vote"), r"^`method` of simulate must be one of 'logprobs', 'sample'; got 'vote'$"),
+        (dict(missing_option="uniform"), r"^`missing_option` of simulate must be one of 'opinionqa', 'zero'; got"),
+        (dict(prompt_format="xml"), r"^`prompt_format` of simulate must be one of 'chat', 'text'; got 'xml'$"),
+        (dict(template="v0"), r"^`template` of simulate must be one of 'survey-v1'; got 'v0'$"),
+        (dict(n_samples=0), r"^`n_samples` of simulate must be an int >= 1; got 0$"),
+        (dict(n_samples=2.5), r"^`n_samples` of simulate must be an int >= 1; got 2.5$"),
+        (dict(temperature=-0.1), r"^`temperature` of simulate must be a finite number in \[0, 5\]; got -0.1$"),
+        (dict(top_p=0), r"^`top_p` of simulate must be a finite number in \(0, 1\]; got 0$"),
+        (dict(max_tokens=0), r"^`max_tokens` of simulate must be an int >= 1; got 0$"),
         (dict(keep_columns=["state"]), r"`keep_columns` of simulate names columns the personas do not have"),
-        (dict(random_state=-1), r"`random_state` of simulate must be a non-negative int"),
+        (dict(random_state=-1), r"^`random_state` of simulate must be a non-negative int; got -1$"),
     ],
 )
 def test_bad_settings(kw, message):
@@ -29,12 +32,13 @@ def test_bad_settings(kw, message):
 
 
 def test_backend_must_follow_the_protocol():
-    with pytest.raises(InputError, match=r"`backend` of simulate must implement personacal.backends.Backend"):
+    with pytest.raises(InputError, match=r"^`backend` of simulate must be an implementation of "
+                                         r"personacal.backends.Backend \(model, generate, option_logprobs\); got <object"):
         simulate(PERSONAS, Q, object())
 
 
 def test_bad_personas():
-    with pytest.raises(InputError, match=r"`personas` of simulate must be a pandas DataFrame; got list"):
+    with pytest.raises(InputError, match=r"^`personas` of simulate must be a pandas DataFrame; got \[\{'age': 3\}\]$"):
         simulate([{"age": 3}], Q, object())
     with pytest.raises(InputError, match=r"`personas` of simulate must have at least one row"):
         simulate(PERSONAS.iloc[:0], Q, object())

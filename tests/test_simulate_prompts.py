@@ -57,5 +57,5 @@ def test_one_persona_shares_its_prefix_across_questions():
 
 
 def test_unknown_prompt_format():
-    with pytest.raises(InputError, match=r"`prompt_format` must be one of \['chat', 'text'\]; got 'xml'"):
+    with pytest.raises(InputError, match=r"^`prompt_format` of build_prompt must be one of 'chat', 'text'; got 'xml'$"):
         build_prompt("x", election_question(2016), [0, 1, 2, 3], template=TEMPLATE, prompt_format="xml")

@@ -88,7 +88,7 @@ def test_validation_messages(kw, message):
 
 
 def test_unknown_option_and_unknown_keys():
-    with pytest.raises(InputError, match=r"`option` must be one of Question 'Q1'"):
+    with pytest.raises(InputError, match=r"^`option` of Question 'Q1' must be one of 'Safer', 'More dangerous', 'Neither', 'Refused'; got 'Maybe'$"):
         make().position("Maybe")
     with pytest.raises(InputError, match=r"got unknown keys \['answer'\]"):
         Question.from_dict({**make().to_dict(), "answer": "A"})

@@ -50,10 +50,13 @@ def test_aggregate_unweighted_and_by_region():
     # Trump: (0.2 + 0.6 + 0.9) / 3; Clinton: (0.8 + 0.4 + 0.1) / 3
     assert overall["Donald Trump"] == pytest.approx(1.7 / 3)
     assert overall["Hillary Clinton"] == pytest.approx(1.3 / 3)
-    by = r.aggregate(by="region").set_index(["region", "option"])
+    by = r.aggregate(group="region").set_index(["region", "option"])
     assert by.loc[("CA", "Donald Trump"), "share"] == pytest.approx(0.4)
     assert by.loc[("WY", "Hillary Clinton"), "share"] == pytest.approx(0.1)
     assert by.loc[("CA", "Donald Trump"), "n_personas"] == 2
+    with pytest.warns(DeprecationWarning, match=r"`by` of aggregate is deprecated.*use `group`"):
+        old = r.aggregate(by="region").set_index(["region", "option"])
+    pd.testing.assert_frame_equal(old, by)
 
 
 def test_aggregate_weighted():
@@ -66,8 +69,8 @@ def test_aggregate_weighted():
 
 def test_aggregate_errors():
     r = make_result()
-    with pytest.raises(InputError, match=r"`by` of aggregate names columns the answers do not have: \['state'\]"):
-        r.aggregate(by="state")
+    with pytest.raises(InputError, match=r"`group` of aggregate names columns the answers do not have: \['state'\]"):
+        r.aggregate(group="state")
     with pytest.raises(InputError, match=r"`weights` of aggregate has no weight for persona_id \['p3'\]"):
         r.aggregate(weights=pd.Series({"p1": 1.0, "p2": 1.0}))
     with pytest.raises(InputError, match=r"`weights` of aggregate must be finite and non-negative"):

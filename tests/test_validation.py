@@ -10,6 +10,7 @@ import pytest
 from personacal._validation import (
     InstanceOf,
     Interval,
+    NonEmptyStr,
     Options,
     check_param,
     renamed_parameters,
@@ -76,3 +77,17 @@ def test_renamed_parameter_warns_maps_and_refuses_both():
         assert estimate(level=0.8) == 0.8
     with pytest.raises(InputError, match=r"got both `ci` and `level`"):
         estimate(ci=0.9, level=0.8)
+
+
+def test_a_narrower_error_class_keeps_the_message_shape():
+    from personacal.errors import DataError
+
+    with pytest.raises(DataError, match=r"^`year` of election_results must be one of 2016, 2020; got 2012$"):
+        check_param("election_results", "year", 2012, Options((2016, 2020)), error=DataError)
+
+
+def test_non_empty_string():
+    assert check_param("f", "model", "gpt", NonEmptyStr) == "gpt"
+    for bad in ("", "  ", None, 3):
+        with pytest.raises(InputError, match=r"^`model` of f must be a non-empty string; got "):
+            check_param("f", "model", bad, NonEmptyStr)

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from .._random import RandomState, check_random_state, derive_seed
+from .._validation import InstanceOf, check_param
 from ..errors import BackendError, InputError, SchemaValidationError
 from ._cache import ResponseCache, request_key
 from ._progress import BatchProgress
@@ -238,9 +239,7 @@ class BaseBackend:
                     f"got {len(per)} for {len(prompts)} prompts"
                 )
         else:
-            raise InputError(
-                f"`params` of {func} must be a SamplingParams or a list of them; got {type(params).__name__}"
-            )
+            check_param(func, "params", params, InstanceOf(SamplingParams, name="a SamplingParams or a list of them"))
         seen: Counter[str] = Counter()
         requests = []
         for prompt, p in zip(prompts, per):

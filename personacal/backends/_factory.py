@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..errors import InputError
+from .._validation import Options, check_param
 from ._base import BaseBackend
 
 __all__ = ["make_backend", "add_backend_arguments", "backend_from_args"]
@@ -15,15 +15,14 @@ KINDS = ("vllm", "openai")
 
 def make_backend(kind: str, **kwargs: Any) -> BaseBackend:
     """``make_backend("vllm", model=PATH)`` or ``make_backend("openai", model=M, base_url=URL)``."""
+    check_param("make_backend", "kind", kind, Options(KINDS))
     if kind == "vllm":
         from ._vllm import VLLMBackend
 
         return VLLMBackend(**kwargs)
-    if kind == "openai":
-        from ._openai import OpenAIBackend
+    from ._openai import OpenAIBackend
 
-        return OpenAIBackend(**kwargs)
-    raise InputError(f"`kind` of make_backend must be one of {list(KINDS)}; got {kind!r}")
+    return OpenAIBackend(**kwargs)
 
 
 def add_backend_arguments(parser: argparse.ArgumentParser) -> None:

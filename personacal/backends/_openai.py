@@ -20,6 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 import numpy as np
 
 from .._random import RandomState
+from .._validation import Interval, NonEmptyStr, Options, check_params
 from ..errors import BackendCapabilityError, BackendError, BackendRequestError, InputError, SchemaValidationError
 from ._base import BaseBackend, GenRequest, ScoreRequest, _check_choices
 from ._cache import ResponseCache
@@ -31,6 +32,14 @@ __all__ = ["OpenAIBackend"]
 
 logger = logging.getLogger(__name__)
 
+_POSITIVE = Interval("real", 0, None, closed="neither")
+#: What each setting of :class:`OpenAIBackend` may be.
+SETTINGS = {
+    "model": NonEmptyStr, "endpoint": Options(("chat", "completions")),
+    "max_concurrency": Interval("int", 1, None), "max_retries": Interval("int", 0, None),
+    "top_logprobs": Interval("int", 1, None), "timeout": _POSITIVE, "backoff_base": _POSITIVE,
+    "backoff_max": _POSITIVE, "retry_after_cap": _POSITIVE,
+}
 RETRY_STATUS = frozenset({408, 409, 429}) | frozenset(range(500, 600))
 
 
@@ -160,21 +169,10 @@ class OpenAIBackend(BaseBackend):
         except ImportError as exc:  # pragma: no cover - openai is a core dependency
             raise BackendError("OpenAIBackend needs the `openai` package: `pip install openai`") from exc
         self._openai = openai
-        if not isinstance(model, str) or not model:
-            raise InputError(f"`model` of OpenAIBackend must be a non-empty string; got {model!r}")
-        if endpoint not in ("chat", "completions"):
-            raise InputError(f"`endpoint` of OpenAIBackend must be 'chat' or 'completions'; got {endpoint!r}")
-        for name, value, low in (
-            ("max_concurrency", max_concurrency, 1),
-            ("max_retries", max_retries, 0),
-            ("top_logprobs", top_logprobs, 1),
-        ):
-            if not isinstance(value, int) or isinstance(value, bool) or value < low:
-                raise InputError(f"`{name}` of OpenAIBackend must be an int >= {low}; got {value!r}")
-        for name, value in (("timeout", timeout), ("backoff_base", backoff_base), ("backoff_max", backoff_max),
-                            ("retry_after_cap", retry_after_cap)):
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or not value > 0:
-                raise InputError(f"`{name}` of OpenAIBackend must be a positive number; got {value!r}")
+        check_params("OpenAIBackend", SETTINGS, {
+            "model": model, "endpoint": endpoint, "max_concurrency": max_concurrency, "max_retries": max_retries,
+            "top_logprobs": top_logprobs, "timeout": timeout, "backoff_base": backoff_base,
+            "backoff_max": backoff_max, "retry_after_cap": retry_after_cap})
         key = api_key if api_key is not None else os.environ.get(api_key_env)
         if key is None:
             if base_url is None:

@@ -55,7 +55,7 @@ class VLLMBackend(BaseBackend):
     Parameters
     ----------
     model
-        A Hugging Face model id or local folder (e.g. from :func:`build_tiny_model`).
+        A Hugging Face model id or local folder (e.g. from :func:`personacal.testing.build_tiny_model`).
     llm
         An already-built ``vllm.LLM`` to reuse instead of building one
         (one engine per process is the practical limit on a CPU).

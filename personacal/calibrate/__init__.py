@@ -3,14 +3,14 @@
 from ._calibrate import calibrate
 from ._diagnostics import WEIGHT_DIAGNOSTIC_LABELS, asmd, design_effect, kish_ess, weight_diagnostics, weight_ratio
 from ._io import read_margins
-from ._integerize import IntegerizeResult, integerize
+from ._integerize import IntegerizeResult, controlled_round, integerize
 from ._ipf import ipf
-from ._joint import JointResult, reconstruct_joint
+from ._joint import reconstruct_joint
 from ._margins import Margin, Margins
 from ._min_distance import min_distance
 from ._poststratify import poststratify
 from ._rake import rake
-from ._results import RegionalResult, TableResult, WeightingResult
+from ._results import JointResult, RegionalResult, TableResult, WeightingResult
 from ._trim import trim
 
 __all__ = [
@@ -23,6 +23,7 @@ __all__ = [
     "poststratify",
     "trim",
     "integerize",
+    "controlled_round",
     "reconstruct_joint",
     "JointResult",
     "read_margins",

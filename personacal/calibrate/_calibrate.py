@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .._validation import Options, check_param
 from ..errors import InputError
 from ._cells import collapse_cells
 from ._checks import check_bounds, check_options, finish
@@ -12,7 +13,7 @@ from ._encode import check_cells, check_design_weights, design_totals, encode_sa
 from ._feasibility import check_bounds_feasible, explain_nonconvergence
 from ._margins import Margins
 from ._newton_kernel import CALIBRATION_FUNCTIONS, newton_calibrate
-from ._regions import by_region
+from ._by_region import by_region
 from ._results import MarginCheck, WeightingResult, unit_totals
 
 __all__ = ["calibrate", "calibrate_impl"]
@@ -62,8 +63,7 @@ def calibrate(
 
 def calibrate_impl(sample, margins, *, method, bounds, weights, tol, max_iter, on_nonconvergence, label):
     func = label.split(" (")[0]
-    if method not in CALIBRATION_FUNCTIONS:
-        raise InputError(f"`method` of {func} must be one of {sorted(CALIBRATION_FUNCTIONS)}; got {method!r}")
+    check_param(func, "method", method, Options(sorted(CALIBRATION_FUNCTIONS)))
     checked = check_bounds(func, bounds)
     lower, upper = checked if checked is not None else (-np.inf, np.inf)
     if method == "logit" and not (np.isfinite(lower) and np.isfinite(upper) and lower < 1 < upper):

@@ -5,20 +5,24 @@ from __future__ import annotations
 import math
 import warnings
 
-import numpy as np
+import pandas as pd
 
+from .._validation import InstanceOf, Interval, Options, check_params
 from ..errors import ConvergenceError, ConvergenceWarning, InfeasibleBoundsError, InputError
 
 ON_NONCONVERGENCE = ("raise", "warn")
+#: The constraints every iterative method shares.
+ITERATION_OPTIONS = {
+    "tol": Interval("real", 0, None, closed="neither"),
+    "max_iter": Interval("int", 1, None),
+    "on_nonconvergence": Options(ON_NONCONVERGENCE),
+}
+#: A sample table.
+SAMPLE = InstanceOf(pd.DataFrame, name="a pandas DataFrame")
 
 
 def check_options(func: str, *, tol: float, max_iter: int, on_nonconvergence: str) -> None:
-    if not (isinstance(tol, (int, float)) and math.isfinite(tol) and tol > 0):
-        raise InputError(f"`tol` of {func} must be a positive finite number; got {tol!r}")
-    if not (isinstance(max_iter, (int, np.integer)) and not isinstance(max_iter, bool) and max_iter >= 1):
-        raise InputError(f"`max_iter` of {func} must be an int >= 1; got {max_iter!r}")
-    if on_nonconvergence not in ON_NONCONVERGENCE:
-        raise InputError(f"`on_nonconvergence` of {func} must be one of {ON_NONCONVERGENCE}; got {on_nonconvergence!r}")
+    check_params(func, ITERATION_OPTIONS, {"tol": tol, "max_iter": max_iter, "on_nonconvergence": on_nonconvergence})
 
 
 def check_bounds(func: str, bounds) -> tuple[float, float] | None:

@@ -21,9 +21,14 @@ from ..errors import (
     MissingValueError,
     UnknownCategoryError,
 )
+from .._validation import InstanceOf, check_params
 from ._margins import Margins
 
-__all__ = ["EncodedSample", "cell_index", "encode_sample", "check_design_weights", "check_cells", "design_totals"]
+__all__ = ["EncodedSample", "cell_index", "encode_sample", "check_design_weights", "check_cells", "design_totals",
+           "MARGINS"]
+
+#: What a ``margins`` argument must be (a plain dict is not: its shares/totals would be ambiguous).
+MARGINS = InstanceOf(Margins, name="a personacal.calibrate.Margins (wrap a dict with Margins({...}))")
 
 
 @dataclass(frozen=True)
@@ -185,13 +190,8 @@ def check_design_weights(weights, sample: pd.DataFrame, func: str) -> np.ndarray
 
 
 def encode_sample(sample: pd.DataFrame, margins: Margins, *, func: str) -> EncodedSample:
-    if not isinstance(sample, pd.DataFrame):
-        raise InputError(f"`sample` of {func} must be a pandas DataFrame; got {type(sample).__name__}")
-    if not isinstance(margins, Margins):
-        raise InputError(
-            f"`margins` of {func} must be a personacal.calibrate.Margins; got {type(margins).__name__} "
-            "(wrap a dict with Margins({...}))"
-        )
+    check_params(func, {"sample": InstanceOf(pd.DataFrame, name="a pandas DataFrame"), "margins": MARGINS},
+                 {"sample": sample, "margins": margins})
     if len(sample) == 0:
         raise InputError(f"`sample` of {func} has no rows")
     variables = margins.variables

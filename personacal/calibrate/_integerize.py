@@ -10,7 +10,8 @@ import scipy.sparse as sp
 from scipy.optimize import Bounds, LinearConstraint, milp
 
 from .._random import check_random_state
-from .._summary import Summary
+from .._summary import Summary, one_line_repr
+from .._validation import InstanceOf, Interval, check_param, check_params
 from ..errors import ConvergenceError, InputError, InvalidValueError
 
 __all__ = ["integerize", "IntegerizeResult", "trs_round", "largest_remainder", "controlled_round"]
@@ -43,18 +44,33 @@ def largest_remainder(values: np.ndarray, total: int) -> np.ndarray:
     return floors
 
 
-def controlled_round(expected: np.ndarray, groups: list[np.ndarray], rng: np.random.Generator,
-                     *, time_limit: float = 20.0) -> np.ndarray:
+def controlled_round(expected, groups, *, random_state=None, time_limit: float = 20.0) -> np.ndarray:
     """Round cell counts to floor or ceil so that each grouping's totals are rounded as well.
 
-    ``groups[j][c]`` is cell c's category in grouping j (e.g. its age group).
-    Each grouping's integer targets come from largest-remainder rounding of
-    its expected totals; a small mixed-integer programme (SciPy's HiGHS) picks
-    which cells to round up so every grouping hits its targets, or misses by
-    the fewest persons when integers cannot hit them all. Among those, it keeps
-    as many round-ups of an unbiased truncate-replicate-sample draw (``rng``) as
-    it can, so the result is still a random sample, not a fixed rounding.
+    ``expected`` holds the cells' fractional counts (finite, >= 0) and ``groups[j][c]`` is
+    cell c's category code (0, 1, ...) in grouping j (e.g. its age group). Each grouping's
+    integer targets come from largest-remainder rounding of its expected totals; a small
+    mixed-integer programme (SciPy's HiGHS) picks which cells to round up so every grouping
+    hits its targets, or misses by the fewest persons when integers cannot hit them all.
+    Among those, it keeps as many round-ups of an unbiased truncate-replicate-sample draw
+    (from ``random_state``) as it can, so the result is still a random sample, not a fixed
+    rounding. :func:`personacal.generate.sample_meta_personas` draws whole persons with it.
+
+    Returns the integer counts (int64), summing to ``round(expected.sum())``; raises
+    :class:`~personacal.errors.ConvergenceError` when HiGHS finds no solution within
+    ``time_limit`` seconds.
     """
+    func = "controlled_round"
+    rng = check_random_state(random_state, func=func)
+    check_param(func, "time_limit", time_limit, Interval("real", 0, None, closed="neither"))
+    expected = np.asarray(expected, dtype=float)
+    if expected.ndim != 1 or not np.all(np.isfinite(expected)) or (expected < 0).any():
+        raise InvalidValueError(f"`expected` of {func} must be a 1-D array of finite counts >= 0")
+    groups = [np.asarray(g) for g in groups]
+    for j, codes in enumerate(groups):
+        if codes.shape != expected.shape or codes.dtype.kind not in "iu" or (codes < 0).any():
+            raise InputError(f"`groups[{j}]` of {func} must hold one category code (an int >= 0) per cell "
+                             f"({len(expected)}); got shape {codes.shape} of {codes.dtype}")
     floors = np.floor(expected)
     total = int(round(expected.sum()))
     free = np.flatnonzero(expected > floors)  # only fractional cells can round up
@@ -91,7 +107,8 @@ def controlled_round(expected: np.ndarray, groups: list[np.ndarray], rng: np.ran
     )
     if result.x is None:
         raise ConvergenceError(
-            f"controlled rounding found no solution ({result.message}); raise time_limit or use draw='multinomial'"
+            f"controlled rounding found no solution ({result.message}); raise `time_limit` (in "
+            "sample_meta_personas: use draw='multinomial')"
         )
     counts = floors.astype(np.int64)
     counts[free] += np.round(result.x[:n_cells]).astype(np.int64)
@@ -100,12 +117,18 @@ def controlled_round(expected: np.ndarray, groups: list[np.ndarray], rng: np.ran
 
 @dataclass(frozen=True)
 class IntegerizeResult:
+    """Whole-person counts from :func:`integerize`, beside the fractional values they round."""
+
     counts: pd.Series
     fractional: pd.Series
 
     @property
     def max_abs_rounding(self) -> float:
         return float(np.abs(self.counts - self.fractional).max())
+
+    def __repr__(self) -> str:
+        return one_line_repr(self, entries=len(self.counts), total=int(self.counts.sum()),
+                             max_abs_rounding=self.max_abs_rounding)
 
     def to_frame(self) -> pd.DataFrame:
         return pd.DataFrame({"fractional": self.fractional, "count": self.counts})
@@ -132,17 +155,15 @@ def integerize(values, *, total: int | None = None, random_state=None) -> Intege
     fractional ones as integers allow.
     """
     rng = check_random_state(random_state, func="integerize")
+    check_params("integerize", {"values": InstanceOf(pd.Series, np.ndarray, name="a pandas Series or ndarray"),
+                                "total": [Interval("int", 0, None), None]}, {"values": values, "total": total})
     if isinstance(values, np.ndarray):
         values = pd.Series(values)
-    if not isinstance(values, pd.Series):
-        raise InputError(f"`values` of integerize must be a pandas Series or ndarray; got {type(values).__name__}")
     arr = values.to_numpy(dtype=float)
     bad = ~np.isfinite(arr) | (arr < 0)
     if bad.any():
         raise InvalidValueError(f"`values` of integerize has {int(bad.sum())} NaN, negative or infinite entries")
     target = int(round(arr.sum())) if total is None else int(total)
-    if total is not None and total < 0:
-        raise InputError(f"`total` of integerize must be >= 0; got {total}")
     scaled = arr * (target / arr.sum()) if arr.sum() > 0 else arr
     counts = trs_round(scaled, target, rng)
     return IntegerizeResult(pd.Series(counts, index=values.index, name="count"), values.astype(float))

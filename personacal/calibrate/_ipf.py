@@ -7,9 +7,10 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from .._validation import InstanceOf, check_param
 from ..errors import InputError, InvalidValueError, StructuralInfeasibilityError, UnknownCategoryError
 from ._checks import check_options, finish
-from ._encode import EncodedMargin, EncodedSample, _raise_unknown
+from ._encode import MARGINS, EncodedMargin, EncodedSample, _raise_unknown
 from ._feasibility import explain_nonconvergence
 from ._ipf_kernels import ipf_dense
 from ._margins import Margins
@@ -24,8 +25,7 @@ def seed_to_array(seed, margins: Margins, dims=None, *, func: str = "ipf"):
         seed = _array_to_series(seed, dims, func)
     elif dims is not None:
         raise InputError(f"`dims` of {func} is only for ndarray seeds; a Series carries its own level names")
-    if not isinstance(seed, pd.Series):
-        raise InputError(f"`seed` of {func} must be a pandas Series with a MultiIndex or an ndarray; got {type(seed).__name__}")
+    check_param(func, "seed", seed, InstanceOf(pd.Series, name="a pandas Series with a MultiIndex or an ndarray"))
     index = seed.index
     names = list(index.names)
     if any(n is None for n in names) or len(set(names)) != len(names):
@@ -70,7 +70,7 @@ def _array_to_series(seed: np.ndarray, dims, func: str) -> pd.Series:
     elif isinstance(dims, Sequence) and not isinstance(dims, str):
         names, cats = list(dims), [list(range(n)) for n in seed.shape]
     else:
-        raise InputError(f"`dims` of {func} must be a list of axis names or a mapping; got {type(dims).__name__}")
+        check_param(func, "dims", dims, InstanceOf(Mapping, list, tuple, name="a list of axis names or a mapping"))
     if len(names) != seed.ndim or any(len(c) != n for c, n in zip(cats, seed.shape)):
         raise InputError(
             f"`dims` of {func} must give one entry per axis of the seed (shape {seed.shape}); got "
@@ -103,8 +103,7 @@ def ipf(
     The fitted table equals base R's ``loglin(seed, margins, start=seed, fit=TRUE)``.
     """
     check_options("ipf", tol=tol, max_iter=max_iter, on_nonconvergence=on_nonconvergence)
-    if not isinstance(margins, Margins):
-        raise InputError(f"`margins` of ipf must be a personacal.calibrate.Margins; got {type(margins).__name__}")
+    check_param("ipf", "margins", margins, MARGINS)
     dense, names, categories, codes, seed_series = seed_to_array(seed, margins, dims)
     encoded = []
     for m in margins:

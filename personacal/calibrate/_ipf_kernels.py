@@ -1,16 +1,11 @@
-"""Pure NumPy kernels for iterative proportional fitting.
+"""Pure NumPy kernel for iterative proportional fitting of a dense table.
 
-Two shapes of the same algorithm:
-
-* :func:`ipf_dense` fits a dense N-D table to margins over subsets of its axes.
-  Unit-level raking on categorical margins is exactly this on the weighted
-  cross-tabulation of the sample, so ``rake`` collapses rows to cells and calls
-  it whenever the cell grid is no larger than the sample.
-* :func:`rake_units` adjusts one weight per unit with ``np.bincount``; used when
-  nearly every unit is its own cell and collapsing would not pay.
-
-Both measure convergence the same way (:func:`relative_errors`): the largest
-relative gap between a margin cell's fitted total and its target.
+:func:`ipf_dense` fits a dense N-D table to margins over subsets of its axes. Unit-level
+raking on categorical margins is exactly this on the weighted cross-tabulation of the
+sample, so ``rake`` collapses rows to cells and calls it whenever the cell grid is no
+larger than the sample; otherwise it rakes one weight per unit with the numba kernel of
+:mod:`._rake_numba`. Both measure convergence the same way (:func:`relative_errors`): the
+largest relative gap between a margin cell's fitted total and its target.
 """
 
 from __future__ import annotations
@@ -19,7 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["relative_errors", "ipf_dense", "rake_units"]
+__all__ = ["relative_errors", "ipf_dense"]
 
 
 def relative_errors(achieved: np.ndarray, target: np.ndarray, total: float) -> np.ndarray:
@@ -93,41 +88,4 @@ def _max_error_dense(fitted: np.ndarray, views, total: float) -> float:
     for target, others in views:
         achieved = fitted.sum(axis=others) if others else fitted
         worst = max(worst, float(np.nanmax(relative_errors(achieved, target, total), initial=0.0)))
-    return worst
-
-
-def rake_units(
-    weights: np.ndarray,
-    cell_of_unit: Sequence[np.ndarray],
-    targets: Sequence[np.ndarray],
-    *,
-    tol: float,
-    max_iter: int,
-) -> tuple[np.ndarray, int, np.ndarray, float]:
-    """Rake unit weights: ``cell_of_unit[m][i]`` is unit i's cell in flat target ``targets[m]``."""
-    w = np.array(weights, dtype=float, copy=True)
-    total = float(targets[0].sum()) or 1.0
-    history: list[float] = []
-    n_iter = 0
-    max_error = _max_error_units(w, cell_of_unit, targets, total)
-    while max_error > tol and n_iter < max_iter:
-        n_iter += 1
-        sweep_error = 0.0
-        for cells, target in zip(cell_of_unit, targets):
-            achieved = np.bincount(cells, weights=w, minlength=target.size)
-            sweep_error = max(sweep_error, float(np.max(relative_errors(achieved, target, total), initial=0.0)))
-            with np.errstate(divide="ignore", invalid="ignore"):
-                ratio = np.where(achieved > 0, target / achieved, 0.0)
-            np.multiply(w, ratio[cells], out=w)
-        history.append(sweep_error)
-        if sweep_error <= tol or n_iter == max_iter:
-            max_error = _max_error_units(w, cell_of_unit, targets, total)
-    return w, n_iter, np.asarray(history), max_error
-
-
-def _max_error_units(w, cell_of_unit, targets, total) -> float:
-    worst = 0.0
-    for cells, target in zip(cell_of_unit, targets):
-        achieved = np.bincount(cells, weights=w, minlength=target.size)
-        worst = max(worst, float(np.max(relative_errors(achieved, target, total), initial=0.0)))
     return worst

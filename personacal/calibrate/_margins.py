@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .._validation import Interval, check_param
 from ..errors import InputError, InvalidValueError, MarginTotalsError
 
 __all__ = ["Margin", "Margins"]
@@ -175,8 +176,8 @@ class Margins:
         for rounded published percentages); otherwise a sum off 1 by more than
         1e-6 raises :class:`MarginTotalsError`.
         """
-        if not np.isfinite(total) or total <= 0:
-            raise InvalidValueError(f"`total` of Margins.from_shares must be a positive finite number; got {total}")
+        check_param("Margins.from_shares", "total", total, Interval("real", 0, None, closed="neither"),
+                    error=InvalidValueError)
         scaled = {}
         for key, values in shares.items():
             variables = _normalise_key(key)

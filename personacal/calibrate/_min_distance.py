@@ -8,9 +8,10 @@ import cvxpy as cp
 import numpy as np
 import pandas as pd
 
-from ..errors import InfeasibleBoundsError, InputError
+from .._validation import Options, check_params
+from ..errors import InfeasibleBoundsError
 from ._cells import Cells, collapse_cells
-from ._checks import check_bounds, finish
+from ._checks import ITERATION_OPTIONS, check_bounds, finish
 from ._encode import check_cells, check_design_weights, design_totals, encode_sample
 from ._feasibility import conflicting_constraints
 from ._margins import Margins
@@ -79,12 +80,9 @@ def min_distance(
     weights are returned with ``converged=False`` and the conflicts in ``notes``.
     """
     func = "min_distance"
-    if distance not in DISTANCES:
-        raise InputError(f"`distance` of {func} must be one of {DISTANCES}; got {distance!r}")
-    if on_infeasible not in ON_INFEASIBLE:
-        raise InputError(f"`on_infeasible` of {func} must be one of {ON_INFEASIBLE}; got {on_infeasible!r}")
-    if not (isinstance(tol, (int, float)) and tol > 0):
-        raise InputError(f"`tol` of {func} must be a positive number; got {tol!r}")
+    check_params(func, {"distance": Options(DISTANCES), "on_infeasible": Options(ON_INFEASIBLE),
+                        "tol": ITERATION_OPTIONS["tol"]},
+                 {"distance": distance, "on_infeasible": on_infeasible, "tol": tol})
     checked = check_bounds(func, bounds)
     lower, upper = checked if checked is not None else (-np.inf, np.inf)
     if distance == "entropy":

@@ -5,16 +5,20 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .._validation import InstanceOf, check_param
 from ..errors import InputError
 from ._encode import check_cells, check_design_weights, encode_sample
 from ._margins import Margins
-from ._regions import by_region
+from ._by_region import by_region
 from ._results import MarginCheck, WeightingResult, unit_totals
 
 __all__ = ["poststratify"]
 
 
 def _as_margins(table, func: str) -> Margins:
+    check_param(func, "table", table, InstanceOf(
+        pd.Series, Margins, name="a pandas Series of population counts indexed by the stratum column(s), "
+        "or a one-margin Margins"))
     if isinstance(table, Margins):
         if len(table) != 1:
             raise InputError(
@@ -22,16 +26,11 @@ def _as_margins(table, func: str) -> Margins:
                 f"got {len(table)}: {table.keys()}. Use rake() for several margins"
             )
         return table
-    if isinstance(table, pd.Series):
-        names = list(table.index.names)
-        if any(n is None for n in names):
-            raise InputError(f"`table` of {func} needs named index levels (the stratum columns); got {names}")
-        key = names[0] if len(names) == 1 else tuple(names)
-        return Margins({key: table})
-    raise InputError(
-        f"`table` of {func} must be a pandas Series of population counts indexed by the stratum "
-        f"column(s), or a one-margin Margins; got {type(table).__name__}"
-    )
+    names = list(table.index.names)
+    if any(n is None for n in names):
+        raise InputError(f"`table` of {func} needs named index levels (the stratum columns); got {names}")
+    key = names[0] if len(names) == 1 else tuple(names)
+    return Margins({key: table})
 
 
 def poststratify(sample: pd.DataFrame, table, *, weights=None, by: str | None = None,

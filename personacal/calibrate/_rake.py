@@ -14,7 +14,7 @@ from ._feasibility import explain_nonconvergence
 from ._ipf_kernels import ipf_dense
 from ._rake_numba import rake_units_with_totals, unit_totals
 from ._margins import Margins
-from ._regions import by_region
+from ._by_region import by_region
 from ._results import MarginCheck, WeightingResult
 
 __all__ = ["rake"]

@@ -4,8 +4,8 @@ Used when nearly every unit is its own cell, so collapsing to cells cannot
 help and the sweep is bound by passes over the rows. NumPy needs two passes
 per margin (``bincount`` for the totals, then a gather-multiply); here the
 rescale by margin m and the totals of margin m + 1 share one pass. Results are
-identical (to rounding) to :func:`personacal.calibrate._ipf_kernels.rake_units`,
-which stays as the reference implementation the tests compare against.
+identical (to rounding) to the plain NumPy kernel the tests keep as the reference
+(``tests/_reference_kernels.py``).
 
 Why threads and unsigned codes (benchmarks/results/raking.md, 1M rows, 8 margins):
 the pass is bound by its scatter-add, not by memory bandwidth, so splitting the rows
@@ -29,7 +29,7 @@ import numpy as np
 
 from ._ipf_kernels import relative_errors
 
-__all__ = ["rake_units_fused", "rake_units_with_totals", "unit_totals"]
+__all__ = ["rake_units_with_totals", "unit_totals", "THREADED_FROM_ROWS"]
 
 #: Rows below which one thread does the pass (a thread hand-off costs more than it saves).
 THREADED_FROM_ROWS = 200_000
@@ -108,19 +108,6 @@ def unit_totals(w: np.ndarray, cell_of_unit: Sequence[np.ndarray], sizes: Sequen
         return _all_totals(w, [_unsigned(c) for c in cell_of_unit], sizes, chunks)
 
 
-def rake_units_fused(
-    weights: np.ndarray,
-    cell_of_unit: Sequence[np.ndarray],
-    targets: Sequence[np.ndarray],
-    *,
-    tol: float,
-    max_iter: int,
-) -> tuple[np.ndarray, int, np.ndarray, float]:
-    """Same contract as :func:`~personacal.calibrate._ipf_kernels.rake_units`."""
-    w, n_iter, history, max_error, _ = rake_units_with_totals(weights, cell_of_unit, targets, tol=tol, max_iter=max_iter)
-    return w, n_iter, history, max_error
-
-
 def rake_units_with_totals(
     weights: np.ndarray,
     cell_of_unit: Sequence[np.ndarray],
@@ -130,8 +117,13 @@ def rake_units_with_totals(
     max_iter: int,
     initial: Sequence[np.ndarray] | None = None,
 ) -> tuple[np.ndarray, int, np.ndarray, float, list[np.ndarray]]:
-    """:func:`rake_units_fused` that reuses the caller's per-margin totals of ``weights``
-    (``initial``, if it has them) and also returns the totals of the raked weights."""
+    """Rake unit weights: ``cell_of_unit[m][i]`` is unit i's cell in flat target ``targets[m]``.
+
+    Returns ``(weights, n_iter, history, max_error, totals)``: ``history[k]`` is the largest
+    relative margin error met during sweep ``k + 1``, ``max_error`` is measured on the returned
+    weights, and ``totals`` are their per-margin totals. ``initial``: the caller's per-margin
+    totals of ``weights``, if it has them (saves one pass over the rows).
+    """
     w = np.array(weights, dtype=float, copy=True)
     codes = [_unsigned(c) for c in cell_of_unit]
     sizes = [t.size for t in targets]

@@ -1,19 +1,23 @@
-"""Result objects returned by the calibration methods."""
+"""Result objects returned by the calibration methods and by joint reconstruction."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
-from .._summary import Summary
-from ._diagnostics import asmd, design_effect, kish_ess, weight_ratio
+from .._summary import Summary, one_line_repr
+from ..errors import InputError
+from ._diagnostics import WEIGHT_DIAGNOSTIC_LABELS, asmd, design_effect, kish_ess, weight_diagnostics, weight_ratio
 from ._encode import EncodedSample
 from ._margins import Margins
 
-__all__ = ["WeightingResult", "TableResult", "RegionalResult", "MarginCheck", "margin_table", "unit_totals"]
+__all__ = ["WeightingResult", "TableResult", "RegionalResult", "JointResult", "MarginCheck", "margin_table",
+           "unit_totals"]
 
 #: How many of the worst margin cells a summary lists.
 SUMMARY_WORST_CELLS = 10
@@ -81,17 +85,8 @@ class MarginCheck:
 
 
 def _weight_facts(weights: np.ndarray) -> dict[str, object]:
-    g_positive = weights[weights > 0]
-    return {
-        "rows": len(weights),
-        "rows with weight 0": int((weights == 0).sum()),
-        "sum of weights": float(weights.sum()),
-        "Kish effective sample size": kish_ess(weights),
-        "design effect (1 + CV²)": design_effect(weights),
-        "max/min weight ratio": weight_ratio(weights),
-        "min weight": float(g_positive.min()) if len(g_positive) else float("nan"),
-        "max weight": float(weights.max()),
-    }
+    """:func:`weight_diagnostics` under the labels summaries print."""
+    return {WEIGHT_DIAGNOSTIC_LABELS[k]: v for k, v in weight_diagnostics(weights).items()}
 
 
 @dataclass(frozen=True)
@@ -139,6 +134,11 @@ class WeightingResult:
     @property
     def weight_ratio(self) -> float:
         return weight_ratio(self.weights.to_numpy())
+
+    def __repr__(self) -> str:
+        facts = {"method": self.method} | ({"region": self.region} if self.region is not None else {})
+        return one_line_repr(self, **facts, rows=len(self.weights), converged=self.converged, n_iter=self.n_iter,
+                             max_margin_error=self.max_margin_error, ess=self.ess)
 
     def to_frame(self) -> pd.DataFrame:
         out = self.margin_errors.copy()
@@ -198,6 +198,10 @@ class TableResult:
     def margin_errors(self) -> pd.DataFrame:
         return self.margin_check.table
 
+    def __repr__(self) -> str:
+        return one_line_repr(self, method=self.method, cells=len(self.table), converged=self.converged,
+                             n_iter=self.n_iter, max_margin_error=self.max_margin_error)
+
     def to_frame(self) -> pd.DataFrame:
         """The fitted table in long form: one row per cell, with the seed beside it."""
         frame = self.table.rename("fitted").to_frame()
@@ -256,22 +260,19 @@ class RegionalResult:
     def to_frame(self) -> pd.DataFrame:
         return pd.concat([r.to_frame() for r in self.results.values()], ignore_index=True)
 
+    def __repr__(self) -> str:
+        return one_line_repr(self, method=self.method, regions=len(self.results), rows=len(self.weights),
+                             converged=self.converged, max_margin_error=self.max_margin_error)
+
     def region_table(self) -> pd.DataFrame:
+        """One row per region: rows, convergence, iterations, error and the weight facts of
+        :func:`weight_diagnostics` (ess, design_effect, weight_ratio)."""
         rows = []
         for region, r in self.results.items():
-            w = r.weights.to_numpy()
-            rows.append(
-                {
-                    "region": region,
-                    "rows": len(w),
-                    "converged": r.converged,
-                    "iterations": r.n_iter,
-                    "max_rel_error": r.max_margin_error,
-                    "ess": kish_ess(w),
-                    "design_effect": design_effect(w),
-                    "weight_ratio": weight_ratio(w),
-                }
-            )
+            facts = weight_diagnostics(r.weights.to_numpy())
+            rows.append({"region": region, "rows": facts["rows"], "converged": r.converged, "iterations": r.n_iter,
+                         "max_rel_error": r.max_margin_error, "ess": facts["ess"],
+                         "design_effect": facts["design_effect"], "weight_ratio": facts["weight_ratio"]})
         return pd.DataFrame(rows).set_index("region")
 
     def summary(self) -> Summary:
@@ -289,3 +290,89 @@ class RegionalResult:
         if failed:
             notes.append(f"NOT CONVERGED in {len(failed)} region(s): {failed}")
         return Summary(f"personacal {self.method} by region", facts, {"Per region": table}, notes)
+
+
+@dataclass(frozen=True)
+class JointResult:
+    """A reconstructed joint distribution (population counts), one block per region.
+
+    ``table`` has one MultiIndex level per attribute, preceded by a ``region``
+    level when several regions were fitted. Bayesian fits add ``lower`` and
+    ``upper`` (credible interval per cell) and ``diagnostics``.
+    """
+
+    table: pd.Series
+    method: str
+    regions: tuple[str, ...]
+    variables: tuple[str, ...]
+    converged: bool
+    max_margin_error: float
+    margin_errors: pd.DataFrame
+    lower: pd.Series | None = None
+    upper: pd.Series | None = None
+    #: ``"bayes"`` only: the equal-tailed credible level of ``lower`` / ``upper``.
+    level: float | None = None
+    diagnostics: pd.DataFrame | None = None
+    notes: tuple[str, ...] = field(default=())
+    #: ``"bayes"`` only: the ArviZ InferenceData (``share`` holds the cell-share draws).
+    posterior: object | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def interval(self) -> float | None:
+        """Deprecated name of :attr:`level`."""
+        warnings.warn("`JointResult.interval` is deprecated and will be removed in the next release; use `level`",
+                      DeprecationWarning, stacklevel=2)
+        return self.level
+
+    @property
+    def multi_region(self) -> bool:
+        return self.table.index.names[0] == "region"
+
+    def for_region(self, region: str) -> pd.Series:
+        """The joint of one region (without the region level)."""
+        if not self.multi_region:
+            if region not in self.regions:
+                raise InputError(f"this joint holds region(s) {list(self.regions)}, not {region!r}")
+            return self.table
+        if region not in self.regions:
+            raise InputError(f"this joint holds regions {list(self.regions)[:10]}..., not {region!r}")
+        return self.table.xs(region, level="region")
+
+    def shares(self) -> pd.Series:
+        """Cell shares within each region."""
+        if self.multi_region:
+            return self.table / self.table.groupby(level="region").transform("sum")
+        return self.table / self.table.sum()
+
+    def __repr__(self) -> str:
+        facts = {"method": self.method, "regions": len(self.regions), "variables": len(self.variables),
+                 "cells": len(self.table), "converged": self.converged, "max_margin_error": self.max_margin_error}
+        return one_line_repr(self, **facts, **({"level": self.level} if self.level is not None else {}))
+
+    def to_frame(self) -> pd.DataFrame:
+        frame = self.table.rename("count").to_frame()
+        if self.lower is not None:
+            frame["lower"] = self.lower.to_numpy()
+            frame["upper"] = self.upper.to_numpy()
+        return frame.reset_index()
+
+    def summary(self) -> Summary:
+        facts = {
+            "method": self.method,
+            "regions": len(self.regions),
+            "variables": ", ".join(self.variables),
+            "cells per region": int(len(self.table) / max(len(self.regions), 1)),
+            "converged": self.converged,
+            "max margin error (relative)": self.max_margin_error,
+        }
+        if self.level is not None:
+            facts["credible interval"] = f"{self.level:.0%}"
+        tables = {}
+        if self.diagnostics is not None and len(self.diagnostics):
+            tables["Convergence diagnostics"] = self.diagnostics
+        if len(self.margin_errors):
+            group = ["region", "margin"] if "region" in self.margin_errors else ["margin"]
+            per = self.margin_errors.groupby(group, sort=False)["rel_error"].max().unstack("margin") if len(group) > 1 \
+                else self.margin_errors.groupby("margin", sort=False)["rel_error"].max().to_frame()
+            tables["Max relative margin error"] = per.head(60)
+        return Summary(f"personacal joint reconstruction ({self.method})", facts, tables, list(self.notes))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .._validation import Interval, Options, check_params
 from ..errors import ConvergenceError, InfeasibleBoundsError, InputError
 from ._calibrate import calibrate_impl
 from ._cells import collapse_cells
@@ -41,19 +42,19 @@ def trim(
     func = "trim"
     if (max_ratio is None) == (max_weight is None):
         raise InputError(f"{func} needs exactly one of `max_ratio` or `max_weight`")
-    if method not in ("raking", "linear"):
-        raise InputError(f"`method` of {func} must be 'raking' or 'linear'; got {method!r}")
+    positive = Interval("real", 0, None, closed="neither")
+    check_params(func, {"method": Options(("raking", "linear")),
+                        "max_ratio": [Interval("real", 1, None, closed="neither"), None],  # a cap above the mean
+                        "max_weight": [positive, None], "min_weight": Interval("real", 0, None),
+                        "tol": positive, "max_rounds": Interval("int", 1, None)},
+                 {"method": method, "max_ratio": max_ratio, "max_weight": max_weight, "min_weight": min_weight,
+                  "tol": tol, "max_rounds": max_rounds})
     enc = encode_sample(sample, margins, func=func)
     d = check_design_weights(weights, sample, func)
     check_cells(enc, design_totals(enc, d), func)
-    if max_ratio is not None:
-        if not max_ratio > 1:
-            raise InputError(f"`max_ratio` of {func} must be > 1 (a cap above the mean weight); got {max_ratio}")
-        cap = max_ratio * margins.total / len(sample)
-    else:
-        cap = float(max_weight)
-    if not (0 <= min_weight < cap):
-        raise InputError(f"`min_weight` of {func} must be >= 0 and below the cap {cap:g}; got {min_weight}")
+    cap = max_ratio * margins.total / len(sample) if max_ratio is not None else float(max_weight)
+    if not min_weight < cap:  # a bound that depends on the other parameters
+        raise InputError(f"`min_weight` of {func} must be below the cap {cap:g}; got {min_weight}")
     cells = collapse_cells(enc, d)
     n_units = np.bincount(cells.unit_cell, minlength=len(cells.design)).astype(float)
     conflicts = conflicting_constraints(cells, n_units * min_weight, n_units * cap)

@@ -11,23 +11,28 @@
 * :func:`psychographic_targets` — party ID / ideology shares (ANES, GSS, Pew ATP) in the LLM tiers'
   vocabularies; :func:`psychographic_margins` turns them into Margins.
 * :func:`states` — postal code, name, FIPS, region and data coverage of the 50 states + DC;
-  :func:`categories` — the shared category labels.
+  :func:`categories` — the shared category labels; :func:`coarsening` — how a coarse variable
+  (race_eth4, education3, ...) groups the labels of its fine one.
+* :func:`race_by_ethnicity` — the (race4, race_eth) cross-tab implied by a state's race and
+  race/ethnicity margins.
 
 Sources, licences and every change made to the raw files: ``personacal/data/SOURCES.md``.
 """
 
 from __future__ import annotations
 
-from ..errors import InputError
+from .._validation import Options, check_param
 from ._acs import acs_table
 from ._ages import band_age
 from ._categories import CATEGORIES as _CATEGORIES
+from ._categories import COARSENINGS as _COARSENINGS
 from ._census import census_margins, census_margins_all
 from ._census_result import CensusMargins
 from ._elections import election_results
 from ._pep import pep_age_sex
 from ._psychographic import psychographic_margins, psychographic_targets
-from ._regions import states
+from ._race import race_by_ethnicity
+from ._states import states
 from ._surveys import anes_subset, gss_subset, national_seed
 
 __all__ = [
@@ -36,6 +41,7 @@ __all__ = [
     "anes_subset",
     "band_age",
     "categories",
+    "coarsening",
     "census_margins",
     "census_margins_all",
     "election_results",
@@ -44,6 +50,7 @@ __all__ = [
     "pep_age_sex",
     "psychographic_margins",
     "psychographic_targets",
+    "race_by_ethnicity",
     "states",
 ]
 
@@ -58,9 +65,18 @@ def categories(variable: str | None = None):
     """
     if variable is None:
         return dict(_CATEGORIES)
-    try:
-        return _CATEGORIES[variable]
-    except KeyError:
-        raise InputError(
-            f"`variable` of categories must be one of {sorted(_CATEGORIES)}; got {variable!r}"
-        ) from None
+    check_param("categories", "variable", variable, Options(sorted(_CATEGORIES)))
+    return _CATEGORIES[variable]
+
+
+def coarsening(variable: str) -> tuple[str, dict[str, str]]:
+    """How the coarse ``variable`` groups a fine one: ``(fine variable, {fine label: coarse label})``.
+
+    ``coarsening("race_eth4")`` gives ``("race_eth", {"Hispanic": "Hispanic", ..., "Asian
+    non-Hispanic": "Other non-Hispanic", ...})``, so ``frame["race_eth"].map(mapping)`` recodes
+    a column and ``series.groupby(mapping).sum()`` sums a margin. Coarse variables: race_eth4,
+    race4, race3, education5, education4, education3, employment3, marital2.
+    """
+    check_param("coarsening", "variable", variable, Options(sorted(_COARSENINGS)))
+    fine, mapping = _COARSENINGS[variable]
+    return fine, dict(mapping)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..errors import InputError
+from .._validation import Options, check_param
 from ._categories import NO_ACS_PROFILE, STATES
 from ._files import read_table
-from ._regions import resolve_state
+from ._states import resolve_state
 
 __all__ = ["acs_table"]
 
@@ -36,8 +36,7 @@ def acs_table(state=None, table: str = "margins") -> pd.DataFrame:
         where the Census suppresses the cell.
     """
     func = "acs_table"
-    if table not in TABLES:
-        raise InputError(f"`table` of {func} must be one of {list(TABLES)}; got {table!r}")
+    check_param(func, "table", table, Options(TABLES))
     frame = read_table(TABLES[table], {"state": "string"})
     if state is not None:
         code = resolve_state(state, func=func, allowed=frozenset(STATES) - NO_ACS_PROFILE)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..errors import InputError
+from .._validation import Options, check_param
 from ._categories import AGE_GROUP_LOWER, AGE_GROUPS_BY_UNIVERSE
 
 __all__ = ["band_age"]
@@ -22,8 +22,7 @@ def band_age(ages, *, universe: str = "adult") -> pd.Categorical:
     missing. ``"total"`` adds "Under 18" for them, ``"16+"`` adds "16-17", and ``"25+"`` starts
     at 25-34. The result is an ordered Categorical whose categories are exactly the margin's.
     """
-    if universe not in _EDGES:
-        raise InputError(f"`universe` of band_age must be one of {sorted(_EDGES)}; got {universe!r}")
+    check_param("band_age", "universe", universe, Options(_EDGES))
     labels = list(AGE_GROUPS_BY_UNIVERSE[universe])
     values = pd.to_numeric(pd.Series(ages), errors="raise").to_numpy(dtype=float)
     return pd.Categorical(pd.cut(values, bins=_EDGES[universe], right=False, labels=labels), categories=labels, ordered=True)

@@ -24,11 +24,12 @@ import logging
 import numpy as np
 import pandas as pd
 
+from .._validation import Options, check_params
 from ..errors import DataError, InputError
 from . import _categories as C
 from ._ages import band_age
 from ._census_result import CensusMargins
-from ._regions import resolve_state
+from ._states import resolve_state
 from ._rescale import scale_factors_rows
 from ._sources import (
     AGE_LOWER_BY_UNIVERSE,
@@ -314,10 +315,8 @@ def _build(builder: _Builder, key) -> tuple[pd.Series, pd.Series]:
 
 
 def _check_universe_anchor(universe: str, anchor: str, func: str) -> None:
-    if universe not in UNIVERSES:
-        raise InputError(f"`universe` of {func} must be one of {list(UNIVERSES)}; got {universe!r}")
-    if anchor not in ANCHORS:
-        raise InputError(f"`anchor` of {func} must be one of {list(ANCHORS)}; got {anchor!r}")
+    check_params(func, {"universe": Options(UNIVERSES), "anchor": Options(ANCHORS)},
+                 {"universe": universe, "anchor": anchor})
 
 
 def census_margins(state, *, variables=None, universe: str = "adult", anchor: str = "acs") -> CensusMargins:

@@ -6,8 +6,8 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-from .._summary import Summary
-from ..calibrate._margins import Margins
+from .._summary import Summary, one_line_repr
+from ..calibrate import Margins
 
 __all__ = ["CensusMargins"]
 
@@ -93,5 +93,5 @@ class CensusMargins(Margins):
         return shown
 
     def __repr__(self) -> str:
-        labels = ", ".join(m.label for m in self)
-        return f"<CensusMargins {self.name!r} {self.universe} (anchor {self.anchor}): {labels}; total {self.total:,.0f}>"
+        return one_line_repr(self, state=self.name, universe=self.universe, anchor=self.anchor, margins=len(self),
+                             total=round(self.total))

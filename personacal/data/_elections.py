@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..errors import DataError, InputError
+from .._validation import Options, check_param
+from ..errors import DataError
 from ._categories import STATES
 from ._files import read_table
-from ._regions import resolve_state
+from ._states import resolve_state
 
 __all__ = ["election_results"]
 
@@ -34,10 +35,8 @@ def election_results(year=None, *, level: str = "state", state=None) -> pd.DataF
         Optional postal code or name to keep one state.
     """
     func = "election_results"
-    if level not in LEVELS:
-        raise InputError(f"`level` of {func} must be one of {list(LEVELS)}; got {level!r}")
-    if year is not None and year not in YEARS:
-        raise DataError(f"`year` of {func} must be one of {list(YEARS)} (or None for all); got {year!r}")
+    check_param(func, "level", level, Options(LEVELS))
+    check_param(func, "year", year, [Options(YEARS), None], error=DataError)  # None: every year shipped
     if level == "state":
         frame = read_table("president_state_2016_2024.csv", {"state": "string"})
         two_party = frame["dem_votes"] + frame["rep_votes"]

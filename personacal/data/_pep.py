@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ._ages import band_age
-from ._regions import resolve_state
+from ._states import resolve_state
 from ._sources import pep_cells
 
 __all__ = ["pep_age_sex"]

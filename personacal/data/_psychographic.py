@@ -11,7 +11,8 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-from ..calibrate._margins import Margins
+from ..calibrate import Margins
+from .._validation import InstanceOf, Options, check_param
 from ..errors import DataError, InputError
 from ._files import read_table
 
@@ -65,12 +66,9 @@ def psychographic_targets(
                 "partytherms, GSS 2018 spending, OpinionQA's Pew ATP group counts) have no attendance or "
                 "importance-of-religion item. Pass your own shares for 'religiosity' to calibrate_tier"
             )
-        known = sorted(table["variable"].unique())
-        if variable not in known:
-            raise InputError(f"`variable` of psychographic_targets must be one of {known}; got {variable!r}")
+        check_param("psychographic_targets", "variable", variable, Options(sorted(table["variable"].unique())))
         table = table[table["variable"] == variable]
-    if geography not in GEOGRAPHIES:
-        raise InputError(f"`geography` of psychographic_targets must be one of {GEOGRAPHIES}; got {geography!r}")
+    check_param("psychographic_targets", "geography", geography, Options(GEOGRAPHIES))
     table = table[table["geography"] == geography]
     if source is not None:
         available = sorted(table["source"].unique())
@@ -111,8 +109,7 @@ def psychographic_margins(targets: pd.DataFrame, *, total: float | Mapping[str, 
     variables) whose totals are ``shares * total``; with several areas it is ``{area: Margins}``
     and ``total`` may be a mapping ``{area: population}``.
     """
-    if not isinstance(targets, pd.DataFrame):
-        raise InputError(f"`targets` of psychographic_margins must be a DataFrame; got {type(targets).__name__}")
+    check_param("psychographic_margins", "targets", targets, InstanceOf(pd.DataFrame, name="a DataFrame"))
     missing = [c for c in ("area", "variable", "category", "share") if c not in targets.columns]
     if missing:
         raise InputError(f"`targets` of psychographic_margins lacks column(s) {missing}; use psychographic_targets()")

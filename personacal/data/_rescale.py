@@ -9,7 +9,7 @@ import numpy as np
 
 from ..errors import InvalidValueError
 
-__all__ = ["conditional_rows", "scale_factors_rows"]
+__all__ = ["scale_factors_rows"]
 
 
 def scale_factors_rows(table: np.ndarray, row_totals: np.ndarray) -> np.ndarray:
@@ -27,8 +27,3 @@ def scale_factors_rows(table: np.ndarray, row_totals: np.ndarray) -> np.ndarray:
     if np.any(sums <= 0):
         raise InvalidValueError(f"a row of the source table sums to 0 (row sums {sums.tolist()}); it cannot be rescaled")
     return row_totals / sums
-
-
-def conditional_rows(table: np.ndarray, row_totals: np.ndarray) -> np.ndarray:
-    """``table`` with each row rescaled to ``row_totals`` (row shares kept)."""
-    return np.asarray(table, dtype=float) * scale_factors_rows(table, row_totals)[:, None]

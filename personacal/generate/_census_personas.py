@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..calibrate import Margins, reconstruct_joint
-from ..calibrate._joint import JointResult
-from ..data import census_margins, national_seed, states
-from ..data._race import race_by_ethnicity
+from ..calibrate import JointResult
+from ..data import census_margins, national_seed, race_by_ethnicity, states
 
 __all__ = ["PERSONA_VARIABLES", "state_margins", "state_joints"]
 

@@ -30,8 +30,7 @@ def register(subparsers) -> None:
 
 def _run_meta(args: argparse.Namespace) -> int:
     from .._tables import write_table
-    from ._census_personas import state_joints
-    from ._meta import sample_meta_personas
+    from . import sample_meta_personas, state_joints
 
     states = args.state if args.state.lower() == "all" else [s.strip() for s in args.state.split(",") if s.strip()]
     joint = state_joints(states, method=args.method, anchor=args.anchor, random_state=args.seed)

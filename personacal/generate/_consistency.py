@@ -32,7 +32,8 @@ from typing import Any
 
 import pandas as pd
 
-from .._summary import Summary
+from .._summary import Summary, one_line_repr
+from .._validation import InstanceOf, check_param
 from ..errors import InputError
 from ._consistency_census import COLUMN_KINDS, Fact, census_facts, resolve_census_columns
 from ._consistency_rules import RULE_ATTRIBUTES, Claim, text_claims
@@ -80,6 +81,10 @@ class ConsistencyReport:
     contradictions: pd.DataFrame
     rates: pd.DataFrame
     n_personas: int
+
+    def __repr__(self) -> str:
+        return one_line_repr(self, personas=self.n_personas, contradictions=len(self.contradictions),
+                             personas_contradicted=int(self.contradictions["persona_id"].nunique()))
 
     def to_frame(self) -> pd.DataFrame:
         return self.contradictions.copy()
@@ -224,8 +229,7 @@ def find_contradictions(
         :func:`contradiction_rates`.
     """
     func = "find_contradictions"
-    if not isinstance(personas, pd.DataFrame):
-        raise InputError(f"`personas` of {func} must be a pandas DataFrame; got {type(personas).__name__}")
+    check_param(func, "personas", personas, InstanceOf(pd.DataFrame, name="a pandas DataFrame"))
     if id_column not in personas.columns:
         raise InputError(f"`personas` of {func} has no {id_column!r} column; pass id_column=<the id column>")
     if texts is None and fields is None:

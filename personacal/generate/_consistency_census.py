@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 
+from .._validation import Options, check_param
 from ..errors import InputError, MappingError
 from ._consistency_rules import RACE_ALL
 
@@ -203,10 +204,9 @@ def resolve_census_columns(columns: Sequence[Any], check_columns: Mapping[str, s
     for column, kind in dict(check_columns or {}).items():
         if column not in columns:
             raise InputError(f"`check_columns` of {func} names column {column!r}, which the personas lack")
+        check_param(func, f"check_columns[{column!r}]", kind, [Options(KINDS), None])
         if kind is None:
             resolved.pop(column, None)
-        elif kind not in KINDS:
-            raise InputError(f"`check_columns[{column!r}]` of {func} must be one of {list(KINDS)} or None; got {kind!r}")
         else:
             resolved[column] = kind
     return resolved

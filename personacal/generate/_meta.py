@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 
 from .._random import check_random_state
-from ..calibrate._integerize import controlled_round
-from ..calibrate._joint import JointResult
+from ..calibrate import JointResult, controlled_round
+from .._validation import InstanceOf, Interval, Options, check_param, check_params
 from ..errors import InputError, InvalidValueError
 
 __all__ = ["sample_meta_personas", "DRAWS"]
@@ -17,13 +17,13 @@ DRAWS = ("integerize", "multinomial")
 
 
 def _regions(joint) -> dict[str, pd.Series]:
+    check_param("sample_meta_personas", "joint", joint,
+                InstanceOf(JointResult, pd.Series, name="a JointResult or a joint Series"))
     if isinstance(joint, JointResult):
         return {r: joint.for_region(r) for r in joint.regions}
-    if isinstance(joint, pd.Series):
-        if joint.index.names[0] == "region":
-            return {str(r): block.droplevel("region") for r, block in joint.groupby(level="region", sort=False)}
-        return {"all": joint}
-    raise InputError(f"`joint` of sample_meta_personas must be a JointResult or a joint Series; got {type(joint).__name__}")
+    if joint.index.names[0] == "region":
+        return {str(r): block.droplevel("region") for r, block in joint.groupby(level="region", sort=False)}
+    return {"all": joint}
 
 
 def sample_meta_personas(
@@ -45,7 +45,7 @@ def sample_meta_personas(
         ``"integerize"`` (default): every cell gets the floor or the ceiling of
         its expected count n × share, chosen so that each attribute's realised
         margin equals its largest-remainder rounding (see
-        :func:`~personacal.calibrate._integerize.controlled_round`): the
+        :func:`~personacal.calibrate.controlled_round`): the
         realised margins are as close to the targets as integers allow. ``"multinomial"``: n independent draws, as
         the seed paper sampled its personas.
 
@@ -54,10 +54,8 @@ def sample_meta_personas(
     DataFrame with ``persona_id`` (``<region>-<6 digits>``, stable for a given
     joint, n and seed), ``region`` and one column per attribute.
     """
-    if draw not in DRAWS:
-        raise InputError(f"`draw` of sample_meta_personas must be one of {DRAWS}; got {draw!r}")
-    if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
-        raise InputError(f"`n` of sample_meta_personas must be a positive int; got {n!r}")
+    check_params("sample_meta_personas", {"draw": Options(DRAWS), "n": Interval("int", 1, None)},
+                 {"draw": draw, "n": n})
     rng = check_random_state(random_state, func="sample_meta_personas")
     by_region = _regions(joint)
     if regions is not None:
@@ -73,7 +71,7 @@ def sample_meta_personas(
         shares = values / values.sum()
         if draw == "integerize":
             groups = [table.index.codes[level].astype(np.int64) for level in range(table.index.nlevels)]
-            counts = controlled_round(shares * n, groups, rng)
+            counts = controlled_round(shares * n, groups, random_state=rng)
         else:
             counts = rng.multinomial(n, shares)
         cells = np.repeat(np.arange(len(values)), counts)

@@ -20,9 +20,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from ..backends._protocol import ChatMessage, Prompt
-from ..errors import InputError
-from ..simulate._prompts import render_persona
+from ..backends import ChatMessage, Prompt
+from .._validation import Options, check_param
+from ..simulate import render_persona
 
 __all__ = ["TierTemplate", "TEMPLATES", "DEFAULT_TEMPLATES", "render_census", "render_previous", "field_guide",
            "build_tier_prompt", "describe_problems", "PROMPT_FORMATS"]
@@ -199,8 +199,7 @@ def build_tier_prompt(
     user = template.task.format(fields=fields)
     if problems:
         user += template.correction.format(problems=problems)
+    check_param("build_tier_prompt", "prompt_format", prompt_format, Options(PROMPT_FORMATS))
     if prompt_format == "chat":
         return (ChatMessage("system", system), ChatMessage("user", user))
-    if prompt_format == "text":
-        return system + "\n\n" + user + "\n\n"
-    raise InputError(f"`prompt_format` must be one of {list(PROMPT_FORMATS)}; got {prompt_format!r}")
+    return system + "\n\n" + user + "\n\n"

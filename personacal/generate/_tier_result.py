@@ -11,8 +11,8 @@ from typing import Any
 import pandas as pd
 from pydantic import BaseModel
 
-from .._summary import Summary
-from ..backends._protocol import Prompt
+from .._summary import Summary, one_line_repr
+from ..backends import Prompt
 from ..errors import InputError
 from ._schemas import TIER_SCHEMAS
 
@@ -113,6 +113,10 @@ class TierResult:
     def status_counts(self) -> dict[str, int]:
         counts = self.table["status"].value_counts()
         return {s: int(counts.get(s, 0)) for s in STATUSES}
+
+    def __repr__(self) -> str:
+        return one_line_repr(self, tier=self.tier, prompt_version=self.prompt_version, model=self.model,
+                             personas=len(self.table), **self.status_counts)
 
     def prompt(self, persona_id: Any, attempt: int = 1) -> Prompt:
         """The exact prompt of one persona's attempt (1 = the first)."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import numbers
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -14,11 +13,10 @@ import pandas as pd
 from pydantic import ValidationError
 from tqdm.auto import tqdm
 
-from .._random import RandomState, check_random_state, derive_seed
-from ..backends._base import BaseBackend
-from ..backends._protocol import Backend, GenerationOutput, SamplingParams
+from .._random import RandomState, check_random_state, derive_seed, item_rng
+from .._validation import InstanceOf, Interval, Options, check_param, check_params
+from ..backends import Backend, BaseBackend, GenerationOutput, SamplingParams
 from ..errors import BackendError, DiagnosticsWarning, InputError
-from ..simulate._distributions import item_rng
 from ._consistency import Contradiction, check_fields, check_text
 from ._consistency_census import census_facts, resolve_census_columns
 from ._prompts_tiers import (
@@ -134,22 +132,15 @@ def generate_tier(
     progress
         An outer bar over retry rounds; the backend shows one per batch.
     """
-    _check_choice(tier, TIERS, "tier")
-    _check_choice(prompt_format, PROMPT_FORMATS, "prompt_format")
-    version = template or DEFAULT_TEMPLATES[tier]
-    if version not in TEMPLATES or TEMPLATES[version].tier != tier:
-        versions = sorted(v for v, t in TEMPLATES.items() if t.tier == tier)
-        raise InputError(f"`template` of {FUNC} must be one of {versions} for the {tier} tier; got {template!r}")
-    if isinstance(max_retries, bool) or not isinstance(max_retries, numbers.Integral) or max_retries < 0:
-        raise InputError(f"`max_retries` of {FUNC} must be an int >= 0; got {max_retries!r}")
+    check_params(FUNC, {"tier": Options(TIERS), "prompt_format": Options(PROMPT_FORMATS),
+                        "max_retries": Interval("int", 0, None), "max_tokens": [Interval("int", 1, None), None]},
+                 {"tier": tier, "prompt_format": prompt_format, "max_retries": max_retries, "max_tokens": max_tokens})
+    # Which templates are allowed depends on the tier.
+    versions = sorted(v for v, t in TEMPLATES.items() if t.tier == tier)
+    version = check_param(f"{FUNC}(tier={tier!r})", "template", template or DEFAULT_TEMPLATES[tier], Options(versions))
     max_tokens = DEFAULT_MAX_TOKENS[tier] if max_tokens is None else max_tokens
-    if isinstance(max_tokens, bool) or not isinstance(max_tokens, numbers.Integral) or max_tokens < 1:
-        raise InputError(f"`max_tokens` of {FUNC} must be a positive int; got {max_tokens!r}")
-    if not isinstance(backend, Backend):
-        raise InputError(
-            f"`backend` of {FUNC} must implement personacal.backends.Backend (model, generate); "
-            f"got {type(backend).__name__}"
-        )
+    check_param(FUNC, "backend", backend, InstanceOf(
+        Backend, name="an implementation of personacal.backends.Backend (model, generate)"))
     ids = _persona_ids(personas)
     columns = _census_columns(personas, census_columns)
     kinds = resolve_census_columns(list(personas.columns), check_columns, func=FUNC)
@@ -295,14 +286,8 @@ def _generate(backend: Backend, prompts, params, progress: bool) -> list[Generat
 
 
 # -- inputs ----------------------------------------------------------------------
-def _check_choice(value, allowed, name: str) -> None:
-    if value not in allowed:
-        raise InputError(f"`{name}` of {FUNC} must be one of {list(allowed)}; got {value!r}")
-
-
 def _persona_ids(personas) -> list[Any]:
-    if not isinstance(personas, pd.DataFrame):
-        raise InputError(f"`personas` of {FUNC} must be a pandas DataFrame; got {type(personas).__name__}")
+    check_param(FUNC, "personas", personas, InstanceOf(pd.DataFrame, name="a pandas DataFrame"))
     if len(personas) == 0:
         raise InputError(f"`personas` of {FUNC} must have at least one row")
     if "persona_id" not in personas.columns:

@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 
+from .._validation import Options, check_param, check_params
 from ..errors import DataError, InputError
 from ._question import Question
 
@@ -59,10 +60,8 @@ def election_question(year: int, *, variant: str = "full") -> Question:
     ``"other"``, ``None``); D sits at position 0 and R at 1, so a Wasserstein
     distance over the two-party options is the difference in D share.
     """
-    if isinstance(year, bool) or year not in ELECTION_YEARS:
-        raise InputError(f"`year` of election_question must be one of {list(ELECTION_YEARS)}; got {year!r}")
-    if variant not in _ELECTION_VARIANTS:
-        raise InputError(f"`variant` of election_question must be one of {list(_ELECTION_VARIANTS)}; got {variant!r}")
+    check_params("election_question", {"year": Options(ELECTION_YEARS), "variant": Options(_ELECTION_VARIANTS)},
+                 {"year": year, "variant": variant})
     qid = f"election-{year}" + ("-paper" if variant == "paper" else "")
     return next(q for q in load_question_bank("elections") if q.id == qid)
 
@@ -117,11 +116,8 @@ def reference_distributions(bank: str = "opinionqa-curated") -> pd.DataFrame:
     shares approximate OpinionQA's survey-weighted distributions. "Overall"
     sums the SEX groups.
     """
-    if bank not in _REFERENCE_FILES:
-        raise DataError(
-            f"`bank` of reference_distributions must be one of {sorted(_REFERENCE_FILES)} (banks with human "
-            f"reference distributions shipped); got {bank!r}"
-        )
+    # Only banks with human reference distributions shipped.
+    check_param("reference_distributions", "bank", bank, Options(sorted(_REFERENCE_FILES)), error=DataError)
     return _read_reference(bank).copy()
 
 

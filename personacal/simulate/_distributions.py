@@ -5,13 +5,10 @@ Pure functions on NumPy arrays; labels and pandas live in _simulate.py.
 
 from __future__ import annotations
 
-import hashlib
-
 import numpy as np
 
 __all__ = [
     "MISSING_RULES",
-    "item_rng",
     "option_order",
     "to_original_order",
     "letter_probabilities",
@@ -20,20 +17,6 @@ __all__ = [
 
 #: How an option letter absent from the returned top-k log-probabilities is scored.
 MISSING_RULES = ("opinionqa", "zero")
-
-
-def item_rng(run_seed: int, persona_key: str, question_key: str) -> np.random.Generator:
-    """A generator for one persona x question that depends on nothing else.
-
-    Keyed by the run seed and stable hashes of the two ids, so adding or
-    removing personas or questions leaves every other item's option order and
-    sampling seed unchanged.
-    """
-    return np.random.default_rng([run_seed, _stable_hash(persona_key), _stable_hash(question_key)])
-
-
-def _stable_hash(text: str) -> int:
-    return int.from_bytes(hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest(), "little")
 
 
 def option_order(rng: np.random.Generator, is_refusal: np.ndarray, *, shuffle: bool) -> np.ndarray:

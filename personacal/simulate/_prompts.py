@@ -16,7 +16,8 @@ from typing import Any
 
 import pandas as pd
 
-from ..backends._protocol import ChatMessage, Prompt
+from ..backends import ChatMessage, Prompt
+from .._validation import Options, check_param
 from ..errors import InputError
 from ._question import LETTERS, Question
 
@@ -114,11 +115,10 @@ def build_prompt(
     letter_list = ", ".join(letters[:-1]) + f" or {letters[-1]}"
     system = template.instructions + "\n\n" + template.persona.format(persona=persona_block)
     user = template.question.format(question=question.text.strip(), options=option_lines, letter_list=letter_list)
+    check_param("build_prompt", "prompt_format", prompt_format, Options(PROMPT_FORMATS))
     if prompt_format == "chat":
         return (ChatMessage("system", system), ChatMessage("user", user))
-    if prompt_format == "text":
-        return system + "\n\n" + user
-    raise InputError(f"`prompt_format` must be one of {list(PROMPT_FORMATS)}; got {prompt_format!r}")
+    return system + "\n\n" + user
 
 
 def _label(column: Any) -> str:

@@ -10,9 +10,10 @@ from typing import Any
 
 import pandas as pd
 
+from .._validation import InstanceOf, NonEmptyStr, Options, check_param, check_params
 from ..errors import InputError
 
-__all__ = ["Question", "questions_frame"]
+__all__ = ["Question"]
 
 #: Option letters shown to the model; 26 is the most a question can have.
 LETTERS = tuple(string.ascii_uppercase)
@@ -57,11 +58,10 @@ class Question:
     metadata: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
     def __post_init__(self) -> None:
+        check_param("Question", "id", self.id, NonEmptyStr)
         where = f"Question {self.id!r}"
-        if not isinstance(self.id, str) or not self.id.strip():
-            raise InputError(f"`id` of Question must be a non-empty string; got {self.id!r}")
-        if not isinstance(self.text, str) or not self.text.strip():
-            raise InputError(f"`text` of {where} must be a non-empty string; got {self.text!r}")
+        check_params(where, {"text": NonEmptyStr, "metadata": InstanceOf(Mapping, name="a dict")},
+                     {"text": self.text, "metadata": self.metadata})
         options = _as_str_tuple(self.options, "options", where)
         object.__setattr__(self, "options", options)
         if len(options) > len(LETTERS):
@@ -88,8 +88,6 @@ class Question:
             object.__setattr__(self, "positions", self._checked_positions(where))
         if self.option_parties is not None:
             object.__setattr__(self, "option_parties", self._checked_parties(where))
-        if not isinstance(self.metadata, Mapping):
-            raise InputError(f"`metadata` of {where} must be a dict; got {type(self.metadata).__name__}")
         object.__setattr__(self, "metadata", dict(self.metadata))
 
     def _checked_positions(self, where: str) -> tuple[float | None, ...]:
@@ -145,12 +143,8 @@ class Question:
         return None if self.positions is None else self.positions[index]
 
     def option_index(self, option: str) -> int:
-        try:
-            return self.options.index(option)
-        except ValueError:
-            raise InputError(
-                f"`option` must be one of Question {self.id!r}'s options {list(self.options)}; got {option!r}"
-            ) from None
+        check_param(f"Question {self.id!r}", "option", option, Options(self.options))
+        return self.options.index(option)
 
     def party_option(self, party: str) -> str:
         """The option whose party code is ``party`` (e.g. ``"D"``)."""
@@ -205,11 +199,6 @@ class Question:
                 "party": pd.Series(list(self.option_parties or [None] * self.n_options), dtype="str"),
             }
         )
-
-
-def questions_frame(questions: Sequence[Question]) -> pd.DataFrame:
-    """Option rows of several questions stacked (see :meth:`Question.to_frame`)."""
-    return pd.concat([q.to_frame() for q in questions], ignore_index=True)
 
 
 def _as_str_tuple(values: Any, name: str, where: str) -> tuple[str, ...]:

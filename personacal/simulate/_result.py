@@ -9,8 +9,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._summary import Summary
-from ..backends._protocol import Prompt
+from .._summary import Summary, one_line_repr
+from .._validation import renamed_parameters
+from ..backends import Prompt
 from ..errors import InputError
 from ._prompts import TEMPLATES, build_prompt
 from ._question import LETTERS, Question
@@ -83,19 +84,20 @@ class SimulationResult:
             template=TEMPLATES[self.prompt_version], prompt_format=self.prompt_format,
         )
 
-    def aggregate(self, by: str | Sequence[str] | None = None, weights: pd.Series | None = None) -> pd.DataFrame:
+    @renamed_parameters(by="group")
+    def aggregate(self, group: str | Sequence[str] | None = None, weights: pd.Series | None = None) -> pd.DataFrame:
         """Population answer shares: the (weighted) mean of persona distributions.
 
-        ``by`` names kept persona columns (e.g. ``"region"``); ``weights`` is a
-        Series of persona weights indexed by persona_id (default: equal).
-        Failed persona x question pairs are left out of that question's mean.
-        Columns: [by...], question_id, option_index, option, position,
+        ``group`` names kept persona columns to group by (e.g. ``"region"``; it was called
+        ``by`` before); ``weights`` is a Series of persona weights indexed by persona_id
+        (default: equal). Failed persona x question pairs are left out of that question's
+        mean. Columns: [group...], question_id, option_index, option, position,
         is_refusal, party, share, n_personas.
         """
-        by = [] if by is None else [by] if isinstance(by, str) else list(by)
-        missing = [c for c in by if c not in self.answers.columns]
+        group = [] if group is None else [group] if isinstance(group, str) else list(group)
+        missing = [c for c in group if c not in self.answers.columns]
         if missing:
-            raise InputError(f"`by` of aggregate names columns the answers do not have: {missing}")
+            raise InputError(f"`group` of aggregate names columns the answers do not have: {missing}")
         frame = self.answers[self.answers["probability"].notna()].copy()
         if weights is None:
             frame["_w"] = 1.0
@@ -108,12 +110,17 @@ class SimulationResult:
                 raise InputError("`weights` of aggregate must be finite and non-negative")
             frame["_w"] = w
         frame["_wp"] = frame["_w"] * frame["probability"]
-        keys = by + ["question_id", "option_index", "option", "position", "is_refusal", "party"]
+        keys = group + ["question_id", "option_index", "option", "position", "is_refusal", "party"]
         grouped = frame.groupby(keys, dropna=False, sort=False)
         out = grouped[["_wp", "_w"]].sum()
         out["share"] = out["_wp"] / out["_w"]
         out["n_personas"] = grouped["persona_id"].nunique()
         return out.drop(columns=["_wp", "_w"]).reset_index()
+
+    def __repr__(self) -> str:
+        return one_line_repr(self, method=self.method, model=self.model,
+                             personas=int(self.answers["persona_id"].nunique()), questions=len(self.questions),
+                             failures=len(self.failures))
 
     def summary(self) -> Summary:
         a = self.answers

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import numbers
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -13,9 +12,9 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from .._random import RandomState, check_random_state, derive_seed
-from ..backends._base import BaseBackend
-from ..backends._protocol import Backend, Prompt, SamplingParams
+from .._random import RandomState, check_random_state, derive_seed, item_rng
+from .._validation import InstanceOf, Interval, Options, check_param, check_params
+from ..backends import Backend, BaseBackend, Prompt, SamplingParams
 from ..errors import (
     BackendCapabilityError,
     BackendError,
@@ -25,7 +24,6 @@ from ..errors import (
 from ._banks import load_question_bank
 from ._distributions import (
     MISSING_RULES,
-    item_rng,
     letter_probabilities,
     option_order,
     reply_counts,
@@ -42,10 +40,21 @@ from ._prompts import (
 from ._question import Question
 from ._result import SimulationResult
 
-__all__ = ["simulate", "METHODS"]
+__all__ = ["simulate", "METHODS", "SETTINGS"]
 
 logger = logging.getLogger(__name__)
 METHODS = ("logprobs", "sample")
+#: What each setting of :func:`simulate` may be; the decoding ones mirror ``SamplingParams``.
+SETTINGS = {
+    "method": Options(METHODS),
+    "missing_option": Options(MISSING_RULES),
+    "prompt_format": Options(PROMPT_FORMATS),
+    "template": Options(sorted(TEMPLATES)),
+    "n_samples": Interval("int", 1, None),
+    "temperature": Interval("real", 0, 5),
+    "top_p": Interval("real", 0, 1, closed="right"),
+    "max_tokens": Interval("int", 1, None),
+}
 
 
 @dataclass(frozen=True)
@@ -136,25 +145,15 @@ def simulate(
         Show progress bars while building prompts and reading replies.
     """
     func = "simulate"
-    if method not in METHODS:
-        raise InputError(f"`method` of {func} must be one of {list(METHODS)}; got {method!r}")
-    if missing_option not in MISSING_RULES:
-        raise InputError(f"`missing_option` of {func} must be one of {list(MISSING_RULES)}; got {missing_option!r}")
-    if prompt_format not in PROMPT_FORMATS:
-        raise InputError(f"`prompt_format` of {func} must be one of {list(PROMPT_FORMATS)}; got {prompt_format!r}")
-    if template not in TEMPLATES:
-        raise InputError(f"`template` of {func} must be one of {sorted(TEMPLATES)}; got {template!r}")
-    if isinstance(n_samples, bool) or not isinstance(n_samples, numbers.Integral) or n_samples < 1:
-        raise InputError(f"`n_samples` of {func} must be a positive int; got {n_samples!r}")
+    check_params(func, SETTINGS, {"method": method, "missing_option": missing_option, "prompt_format": prompt_format,
+                                  "template": template, "n_samples": n_samples, "temperature": temperature,
+                                  "top_p": top_p, "max_tokens": max_tokens})
     questions = _as_questions(questions)
     ids = _persona_ids(personas)
     keep = _keep_columns(personas, keep_columns)
     run_seed = derive_seed(check_random_state(random_state, func=func))
-    if not isinstance(backend, Backend):
-        raise InputError(
-            f"`backend` of {func} must implement personacal.backends.Backend (model, generate, option_logprobs); "
-            f"got {type(backend).__name__}"
-        )
+    check_param(func, "backend", backend, InstanceOf(
+        Backend, name="an implementation of personacal.backends.Backend (model, generate, option_logprobs)"))
 
     blocks = {}
     items: list[_Item] = []
@@ -313,8 +312,7 @@ def _as_questions(questions: Question | Sequence[Question] | str) -> list[Questi
 
 
 def _persona_ids(personas: pd.DataFrame) -> list[Any]:
-    if not isinstance(personas, pd.DataFrame):
-        raise InputError(f"`personas` of simulate must be a pandas DataFrame; got {type(personas).__name__}")
+    check_param("simulate", "personas", personas, InstanceOf(pd.DataFrame, name="a pandas DataFrame"))
     if len(personas) == 0:
         raise InputError("`personas` of simulate must have at least one row")
     ids = personas["persona_id"] if "persona_id" in personas.columns else pd.Series(personas.index)

@@ -1,14 +1,17 @@
-"""A tiny random-weight Llama model with its own tokenizer, for offline smoke tests.
+"""Helpers for testing code that uses personacal (as ``numpy.testing`` and ``pandas.testing``).
 
-The model knows nothing: its weights are random. It exists so that the whole
-pipeline (vLLM engine, OpenAI-compatible server, chat templates, guided
-decoding, option scoring) can run end to end on a laptop CPU without
-downloading anything. Building takes a few seconds and is deterministic given
-``random_state``.
+:func:`build_tiny_model` writes a tiny random-weight Llama model with its own tokenizer.
+The model knows nothing: its weights are random. It exists so that the whole pipeline
+(vLLM engine, OpenAI-compatible server, chat templates, guided decoding, option scoring)
+can run end to end on a laptop CPU without downloading anything. Building takes a few
+seconds and is deterministic given ``random_state``. From a shell::
+
+    python -m personacal.testing PATH [--seed N]
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import string
@@ -16,10 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .._random import RandomState, check_random_state
-from ..errors import BackendError, InputError
+from ._random import RandomState, check_random_state
+from ._validation import Interval, check_params
+from .errors import BackendError
 
-__all__ = ["build_tiny_model", "CHATML_TEMPLATE"]
+__all__ = ["build_tiny_model", "CHATML_TEMPLATE", "main"]
 
 #: ChatML, the template most instruction-tuned open models use.
 CHATML_TEMPLATE = (
@@ -121,16 +125,13 @@ def build_tiny_model(
     Returns
     -------
     pathlib.Path
-        The folder, ready to pass as ``model=`` to :class:`VLLMBackend`.
+        The folder, ready to pass as ``model=`` to :class:`personacal.backends.VLLMBackend`.
     """
-    if not isinstance(random_state, (int, np.integer)) or isinstance(random_state, bool):
-        # A Generator cannot seed torch reproducibly; an int can.
-        raise InputError(
-            f"`random_state` of build_tiny_model must be a non-negative int; got {type(random_state).__name__}"
-        )
+    # An int seeds torch reproducibly; a Generator could not.
+    check_params("build_tiny_model",
+                 {"random_state": Interval("int", 0, None), "vocab_size": Interval("int", 600, None)},
+                 {"random_state": random_state, "vocab_size": vocab_size})
     rng = check_random_state(int(random_state), func="build_tiny_model")
-    if vocab_size < 600:
-        raise InputError(f"`vocab_size` of build_tiny_model must be at least 600; got {vocab_size}")
     try:
         import torch
         from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
@@ -184,3 +185,20 @@ def build_tiny_model(
     model.generation_config.eos_token_id = eos_ids
     model.save_pretrained(out)
     return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m personacal.testing PATH [--seed N]``: write the tiny model to PATH."""
+    parser = argparse.ArgumentParser(
+        prog="python -m personacal.testing",
+        description="Write a tiny random-weight Llama model (for offline smoke tests) to PATH.",
+    )
+    parser.add_argument("path", help="output folder")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    args = parser.parse_args(argv)
+    print(build_tiny_model(args.path, random_state=args.seed))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

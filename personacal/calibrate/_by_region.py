@@ -8,7 +8,9 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from .._validation import check_param
 from ..errors import EmptyCategoryError, InputError, UnknownCategoryError
+from ._checks import SAMPLE
 from ._encode import check_design_weights
 from ._margins import Margins
 from ._results import RegionalResult
@@ -20,8 +22,7 @@ def by_region(fit, sample: pd.DataFrame, margins, *, by: str, label: str, progre
               weights=None, **kwargs) -> RegionalResult:
     """Call ``fit(part, margins[region], weights=..., **kwargs)`` on each region's rows."""
     func = label
-    if not isinstance(sample, pd.DataFrame):
-        raise InputError(f"`sample` of {func} must be a pandas DataFrame; got {type(sample).__name__}")
+    check_param(func, "sample", sample, SAMPLE)
     if by not in sample.columns:
         raise InputError(f"`by` of {func} names column {by!r}, which the sample lacks")
     if not isinstance(margins, Mapping) or not all(isinstance(m, Margins) for m in margins.values()):
