@@ -114,7 +114,7 @@ def run_config(config: RunConfig, *, progress: bool | None = None):
         notes += more
     if comparison is None:
         comparison = Comparison(kind="composition", tiers=(), results={}, composition={"raw": raw, "calibrated": calibrated},
-                                weight_diagnostics=diagnostics, truth_label="your margins", n_boot=0, ci=0.95, notes=())
+                                weight_diagnostics=diagnostics, truth_label="your margins", n_boot=0, level=0.95, notes=())
     report = write_report(comparison, out, title="personacal run", notes=notes)
     composition = pd.concat([raw.per_margin.assign(pool="raw"), calibrated.per_margin.assign(pool="calibrated")],
                             ignore_index=True)

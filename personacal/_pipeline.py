@@ -171,7 +171,7 @@ def run_pipeline(
         )
         comparison = Comparison(
             kind="composition", tiers=(), results={}, composition=pool_composition, weight_diagnostics=diagnostics,
-            truth_label="ACS 2023 / PEP 2023 census margins", n_boot=0, ci=0.95, notes=(),
+            truth_label="ACS 2023 / PEP 2023 census margins", n_boot=0, level=0.95, notes=(),
         )
         answers = None
     else:
