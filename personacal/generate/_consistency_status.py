@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import re
 
-from ._consistency_text import Claim, Rule, after, aspirational, before, hedged, negated, other_in_clause, \
-    other_person, rule_claims, rx, snippet
+from ._consistency_text import (Claim, Rule, after, aspirational, before, negated, other_in_clause, other_person,
+                                 rule_claims, rx)
 
 __all__ = ["MARITAL_RULES", "EDUCATION_RULES", "EMPLOYMENT_RULES", "status_claims", "NOT_MARRIED", "MARRIED"]
 
