@@ -1,4 +1,4 @@
-"""Build tests/data/consistency_corpus.csv: hand-labelled sentences from the seed paper's Llama-written personas.
+"""Build tests/data/consistency_corpus.csv.gz: hand-labelled sentences from the seed paper's Llama-written personas.
 
 Run from the repository root (needs the shared snapshot)::
 
@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _consistency_labels import PART_A, PART_B  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "tests" / "data" / "consistency_corpus.csv"
+OUT = ROOT / "tests" / "data" / "consistency_corpus.csv.gz"
 N_PART_A, N_PART_C_RECORDS = 23, 10
 HISPANIC = re.compile(r"hispanic|latino|mexican|puerto ric|cuban", re.I)
 #: Abbreviations whose full stop does not end a sentence.
@@ -84,7 +84,7 @@ def _hispanic(race, ethnicity) -> str:
 
 
 def _stored(record: dict) -> dict:
-    return {"census_source": "stored attributes (the record's own census draw, partly LLM-edited)",
+    return {"census_source": "stored",
             "census_age": record["Age"], "census_sex": record["Sex"], "census_race": record["Race"],
             "census_hispanic": _hispanic(record["Race"], record.get("Ethnicity")),
             "census_marital": record["MARITAL_STATUS"], "census_education": record["EDUCATION"],
@@ -92,7 +92,7 @@ def _stored(record: dict) -> dict:
 
 
 def _meta(row: pd.Series) -> dict:
-    return {"census_source": "Meta-persona file, same file name (an independent census draw)",
+    return {"census_source": "meta",
             "census_age": row["AGE"], "census_sex": row["SEX"], "census_race": row["RACE"],
             "census_hispanic": _hispanic(row["RACE"], row["ETHNICITY"]), "census_marital": row["MARITAL_STATUS"],
             "census_education": row["EDUCATION"], "census_labor_force": row["LABOR FORCE STATUS"],
@@ -153,7 +153,7 @@ def build(shared: Path) -> pd.DataFrame:
     rows += _part_c(stored, others, meta, by_file, set(picked_b))
     frame = pd.DataFrame(rows, columns=COLUMNS)
     frame["labels"] = frame["labels"].fillna("").str.strip()
-    return frame
+    return frame.fillna("").astype(str)
 
 
 def _heldout_part(part, labels, stored_records, others, meta, by_file, draws, seed, exclude) -> list[dict]:
@@ -189,11 +189,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     frame = build(args.shared)
     if args.check:
-        same = frame.astype(str).equals(pd.read_csv(OUT, dtype=str, keep_default_na=False).astype(str)
-                                        .replace({"": "None"}).reindex(columns=frame.columns))
+        same = frame.equals(pd.read_csv(OUT, dtype=str, keep_default_na=False))
         print("corpus is up to date" if same else "corpus differs from a rebuild")
         return 0 if same else 1
-    frame.to_csv(OUT, index=False)
+    frame.to_csv(OUT, index=False, compression={"method": "gzip", "mtime": 0, "compresslevel": 9})
     print(f"wrote {OUT}: {len(frame)} sentences ({frame['part'].value_counts().to_dict()})")
     return 0
 

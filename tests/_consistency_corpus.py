@@ -18,7 +18,7 @@ from personacal.generate._consistency import check_text
 from personacal.generate._consistency_census import census_facts, resolve_census_columns
 from personacal.generate._consistency_rules import text_claims
 
-CORPUS = Path(__file__).parent / "data" / "consistency_corpus.csv"
+CORPUS = Path(__file__).parent / "data" / "consistency_corpus.csv.gz"
 #: label key -> detector attribute
 ATTRIBUTES = {"age": "age", "sex": "sex", "hisp": "hispanic", "race": "race", "mar": "marital", "edu": "education",
               "emp": "employment"}
