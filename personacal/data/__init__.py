@@ -22,6 +22,7 @@ from ..errors import InputError
 from ._acs import acs_table
 from ._ages import band_age
 from ._categories import CATEGORIES as _CATEGORIES
+from ._coarsen import category_map
 from ._census import census_margins, census_margins_all
 from ._census_result import CensusMargins
 from ._elections import election_results
@@ -38,6 +39,7 @@ __all__ = [
     "categories",
     "census_margins",
     "census_margins_all",
+    "category_map",
     "election_results",
     "gss_subset",
     "national_seed",

@@ -40,6 +40,7 @@ from ._prompts import (
     render_persona,
 )
 from ._question import Question
+from ._respondent import RespondentModel, simulate_respondents
 from ._result import SimulationResult
 
 __all__ = ["simulate", "METHODS"]
@@ -96,7 +97,10 @@ def simulate(
     backend
         Any :class:`personacal.backends.Backend`; every request goes to it in
         one batch, persona by persona, so a prefix cache reuses each persona's
-        prompt prefix across its questions.
+        prompt prefix across its questions. Or a respondent model
+        (:class:`RespondentModel`, e.g. :class:`DemographicModel`): it predicts
+        each persona's answer distribution from the persona's attributes, no
+        prompt is built, and the decoding settings below do not apply.
     method
         ``"logprobs"`` (OpinionQA / SubPOP): one forward pass per persona x
         question, probability of each option letter as the reply's first
@@ -149,6 +153,8 @@ def simulate(
     questions = _as_questions(questions)
     ids = _persona_ids(personas)
     keep = _keep_columns(personas, keep_columns)
+    if isinstance(backend, RespondentModel):  # answers from persona attributes: no prompts (see _respondent.py)
+        return simulate_respondents(personas, questions, backend, ids, keep, progress=progress)
     run_seed = derive_seed(check_random_state(random_state, func=func))
     if not isinstance(backend, Backend):
         raise InputError(

@@ -1,0 +1,73 @@
+"""TextDiagnosticsResult: per-tier text scores and the paired differences between tiers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from .._summary import Summary, one_line_repr
+from ..errors import InputError
+
+__all__ = ["TextDiagnosticsResult"]
+
+#: Metrics a reader needs first; the rest stay in to_frame().
+_HEADLINE = ("vader_sentence_mean", "vader_compound", "textblob_polarity", "textblob_subjectivity",
+             "positive_per_1k_words", "negative_per_1k_words", "term_balance", "n_words")
+
+
+@dataclass(frozen=True, eq=False)
+class TextDiagnosticsResult:
+    """Sentiment, subjectivity and life-experience terms of persona texts, per tier.
+
+    ``scores``: one row per persona x tier (persona_id, tier, one column per metric).
+    ``tiers``: one row per tier x metric: n, mean, ci_low, ci_high (t interval of the mean)
+    and, for every tier but the baseline, n_pairs, diff (mean of tier - baseline over the
+    personas both tiers describe), diff_ci_low, diff_ci_high (paired t interval), p_value.
+    """
+
+    scores: pd.DataFrame
+    tiers: pd.DataFrame
+    baseline: str
+    level: float
+    versions: dict[str, str] = field(default_factory=dict)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The tidy tier x metric table (see the class docstring)."""
+        return self.tiers.copy()
+
+    def difference(self, tier: str, metric: str) -> pd.Series:
+        """One tier's paired difference from the baseline on one metric (diff, interval, n_pairs, p_value)."""
+        row = self.tiers[(self.tiers["tier"] == tier) & (self.tiers["metric"] == metric)]
+        if row.empty or tier == self.baseline:
+            others = [t for t in self.tiers["tier"].unique() if t != self.baseline]
+            raise InputError(f"no paired difference for tier {tier!r} and metric {metric!r}; tiers compared with "
+                           f"{self.baseline!r}: {others}; metrics: {list(self.tiers['metric'].unique())}")
+        return row.iloc[0][["n_pairs", "diff", "diff_ci_low", "diff_ci_high", "p_value"]]
+
+    def summary(self) -> Summary:
+        shown = self.tiers[self.tiers["metric"].isin(_HEADLINE)]
+        means = shown.pivot(index="metric", columns="tier", values="mean").reindex(list(_HEADLINE))
+        means = means[list(dict.fromkeys(self.tiers["tier"]))]
+        diffs = shown[shown["tier"] != self.baseline][
+            ["tier", "metric", "n_pairs", "diff", "diff_ci_low", "diff_ci_high", "p_value"]].set_index(["tier", "metric"])
+        facts = {
+            "tiers": ", ".join(dict.fromkeys(self.tiers["tier"])),
+            "texts per tier": ", ".join(f"{t}: {n}" for t, n in self.scores.groupby("tier", sort=False).size().items()),
+            "baseline tier": self.baseline,
+            "confidence level": self.level,
+            "scorers": ", ".join(f"{k} {v}" for k, v in self.versions.items()),
+        }
+        notes = [
+            "diff = mean over personas of (tier - baseline), personas described by both tiers; paired t interval.",
+            "vader_compound scores the whole text and saturates towards +-1 on long texts; vader_sentence_mean "
+            "averages sentence scores and is comparable across lengths.",
+            "Life-experience terms: personacal's lists (personacal.evaluate._text_terms), domains after Holmes & Rahe "
+            "(1967) for negative and Seligman's PERMA (2011) for positive; term_balance = (pos - neg) / (pos + neg), "
+            "undefined for texts with neither.",
+        ]
+        return Summary("personacal text diagnostics per tier",
+                       facts, {"Mean per tier": means, f"Paired difference from {self.baseline!r}": diffs}, notes)
+
+    def __repr__(self) -> str:
+        return one_line_repr(self, tiers=self.tiers["tier"].nunique(), texts=len(self.scores), baseline=self.baseline)
