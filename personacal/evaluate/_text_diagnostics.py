@@ -70,6 +70,7 @@ def text_diagnostics(
     texts: pd.DataFrame | Mapping[str, pd.Series | Sequence[str]],
     *,
     baseline: str | None = None,
+    by: str | None = None,
     id_column: str = "persona_id",
     tier_column: str = "tier",
     text_column: str = "text",
@@ -87,19 +88,35 @@ def text_diagnostics(
         personas in the same order).
     baseline
         The tier the others are compared with (default: the first tier).
+    by
+        A region column of the long DataFrame: every table is also given per region (rows
+        with ``region`` = the region; ``"(all)"`` pools them). Texts are scored once.
     level
         Confidence level of the intervals (t intervals of tier means and of the paired
         per-persona differences).
     """
     check_param(_FUNC, "level", level, Interval("real", 0, 1, closed="neither"))
-    long = _as_long(texts, id_column, tier_column, text_column)
+    long = _as_long(texts, id_column, tier_column, text_column, by)
     tiers = list(dict.fromkeys(long["tier"]))
     if baseline is None:
         baseline = tiers[0]
     elif baseline not in tiers:
         raise InputError(f"`baseline` of {_FUNC} must be one of the tiers {tiers}; got {baseline!r}")
-    scores = pd.concat([long[["persona_id", "tier"]].reset_index(drop=True),
+    keys = ["persona_id", "tier"] + (["region"] if by is not None else [])
+    scores = pd.concat([long[keys].reset_index(drop=True),
                         score_texts(long["text"].tolist(), progress=progress)], axis=1)
+    tables = [_tier_table(scores, tiers, baseline, level).assign(region="(all)")]
+    if by is not None:
+        for region, part in scores.groupby("region", sort=True):
+            tables.append(_tier_table(part, tiers, baseline, level).assign(region=region))
+    table = pd.concat(tables, ignore_index=True)
+    table = table[["region", *[c for c in table.columns if c != "region"]]]
+    return TextDiagnosticsResult(scores=scores, tiers=table, baseline=baseline, level=level,
+                                 versions={"vaderSentiment": version("vaderSentiment"),
+                                           "textblob": version("textblob")})
+
+
+def _tier_table(scores: pd.DataFrame, tiers: list[str], baseline: str, level: float) -> pd.DataFrame:
     rows = []
     base = scores[scores["tier"] == baseline].set_index("persona_id")
     for tier in tiers:
@@ -114,9 +131,7 @@ def text_diagnostics(
                 d = (mine.loc[common, metric] - base.loc[common, metric]).to_numpy(dtype=float)
                 row.update(_paired(d, level))
             rows.append(row)
-    return TextDiagnosticsResult(scores=scores, tiers=pd.DataFrame(rows), baseline=baseline, level=level,
-                                 versions={"vaderSentiment": version("vaderSentiment"),
-                                           "textblob": version("textblob")})
+    return pd.DataFrame(rows)
 
 
 def _t_interval(x: np.ndarray, level: float) -> tuple[float, float, float]:
@@ -146,12 +161,17 @@ def _paired(d: np.ndarray, level: float) -> dict[str, float]:
     return {"n_pairs": len(d), "diff": float(d.mean()), "diff_ci_low": low, "diff_ci_high": high, "p_value": p}
 
 
-def _as_long(texts, id_column: str, tier_column: str, text_column: str) -> pd.DataFrame:
+def _as_long(texts, id_column: str, tier_column: str, text_column: str, by: str | None) -> pd.DataFrame:
     if isinstance(texts, pd.DataFrame):
-        missing = [c for c in (id_column, tier_column, text_column) if c not in texts.columns]
+        wanted = [id_column, tier_column, text_column] + ([by] if by is not None else [])
+        missing = [c for c in wanted if c not in texts.columns]
         if missing:
             raise InputError(f"`texts` of {_FUNC} lacks the columns {missing}; it has {list(texts.columns)}")
-        long = texts[[id_column, tier_column, text_column]].set_axis(["persona_id", "tier", "text"], axis=1)
+        long = texts[wanted].set_axis(["persona_id", "tier", "text"] + (["region"] if by else []), axis=1)
+        if by is not None and long["region"].isna().any():
+            raise MissingValueError(f"column {by!r} (`by` of {_FUNC}) has missing values; fill or drop them")
+    elif by is not None:
+        raise InputError(f"`by` of {_FUNC} needs `texts` as a long DataFrame with a {by!r} column; got a mapping")
     elif isinstance(texts, Mapping):
         parts = []
         for tier, values in texts.items():

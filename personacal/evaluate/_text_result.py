@@ -21,7 +21,8 @@ class TextDiagnosticsResult:
     """Sentiment, subjectivity and life-experience terms of persona texts, per tier.
 
     ``scores``: one row per persona x tier (persona_id, tier, one column per metric).
-    ``tiers``: one row per tier x metric: n, mean, ci_low, ci_high (t interval of the mean)
+    ``tiers``: one row per region x tier x metric (region ``"(all)"`` pools every text; the
+    regions of ``by`` follow): n, mean, ci_low, ci_high (t interval of the mean)
     and, for every tier but the baseline, n_pairs, diff (mean of tier - baseline over the
     personas both tiers describe), diff_ci_low, diff_ci_high (paired t interval), p_value.
     """
@@ -33,20 +34,22 @@ class TextDiagnosticsResult:
     versions: dict[str, str] = field(default_factory=dict)
 
     def to_frame(self) -> pd.DataFrame:
-        """The tidy tier x metric table (see the class docstring)."""
+        """The tidy region x tier x metric table (see the class docstring)."""
         return self.tiers.copy()
 
-    def difference(self, tier: str, metric: str) -> pd.Series:
+    def difference(self, tier: str, metric: str, region: str = "(all)") -> pd.Series:
         """One tier's paired difference from the baseline on one metric (diff, interval, n_pairs, p_value)."""
-        row = self.tiers[(self.tiers["tier"] == tier) & (self.tiers["metric"] == metric)]
+        t = self.tiers
+        row = t[(t["tier"] == tier) & (t["metric"] == metric) & (t["region"] == region)]
         if row.empty or tier == self.baseline:
-            others = [t for t in self.tiers["tier"].unique() if t != self.baseline]
-            raise InputError(f"no paired difference for tier {tier!r} and metric {metric!r}; tiers compared with "
-                           f"{self.baseline!r}: {others}; metrics: {list(self.tiers['metric'].unique())}")
+            others = [name for name in t["tier"].unique() if name != self.baseline]
+            raise InputError(f"no paired difference for tier {tier!r}, metric {metric!r}, region {region!r}; tiers "
+                             f"compared with {self.baseline!r}: {others}; metrics: {list(t['metric'].unique())}; "
+                             f"regions: {list(t['region'].unique())}")
         return row.iloc[0][["n_pairs", "diff", "diff_ci_low", "diff_ci_high", "p_value"]]
 
     def summary(self) -> Summary:
-        shown = self.tiers[self.tiers["metric"].isin(_HEADLINE)]
+        shown = self.tiers[self.tiers["metric"].isin(_HEADLINE) & (self.tiers["region"] == "(all)")]
         means = shown.pivot(index="metric", columns="tier", values="mean").reindex(list(_HEADLINE))
         means = means[list(dict.fromkeys(self.tiers["tier"]))]
         diffs = shown[shown["tier"] != self.baseline][
@@ -66,8 +69,14 @@ class TextDiagnosticsResult:
             "(1967) for negative and Seligman's PERMA (2011) for positive; term_balance = (pos - neg) / (pos + neg), "
             "undefined for texts with neither.",
         ]
-        return Summary("personacal text diagnostics per tier",
-                       facts, {"Mean per tier": means, f"Paired difference from {self.baseline!r}": diffs}, notes)
+        tables = {"Mean per tier": means, f"Paired difference from {self.baseline!r}": diffs}
+        regional = self.tiers[(self.tiers["region"] != "(all)") & (self.tiers["tier"] != self.baseline)
+                              & self.tiers["metric"].isin(_HEADLINE[:3])]
+        if len(regional):
+            tables["Paired difference per region"] = regional[
+                ["region", "tier", "metric", "n_pairs", "diff", "diff_ci_low", "diff_ci_high"]].set_index(
+                ["region", "tier", "metric"])
+        return Summary("personacal text diagnostics per tier", facts, tables, notes)
 
     def __repr__(self) -> str:
         return one_line_repr(self, tiers=self.tiers["tier"].nunique(), texts=len(self.scores), baseline=self.baseline)

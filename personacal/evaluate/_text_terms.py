@@ -19,17 +19,19 @@ that are mostly something else in persona texts are left out ("security": Social
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Mapping
 
 import numpy as np
 
-__all__ = ["LIFE_EXPERIENCE_TERMS", "count_terms", "word_count", "term_rates"]
+__all__ = ["LIFE_EXPERIENCE_TERMS", "count_terms", "matched_terms", "word_count", "term_rates"]
 
 LIFE_EXPERIENCE_TERMS: Mapping[str, tuple[str, ...]] = {
     "negative": (
         # loss and family disruption
         r"death", r"died", r"dying", r"passed away", r"loss(?:es)?", r"lost", r"grie(?:f|v\w*)", r"widow\w*",
-        r"divorc\w*", r"separat(?:ed|ion)", r"estrang\w*",
+        # the ACS marital label "Now married, except separated" is not a separation
+        r"divorc\w*", r"(?<!except )separat(?:ed|ion)", r"estrang\w*",
         # illness and injury
         r"ill", r"illness(?:es)?", r"sick\w*", r"diseases?", r"cancer", r"chronic", r"disab\w*", r"injur\w*",
         r"pain\w*", r"addict\w*", r"depress\w*", r"anxi\w*",
@@ -68,6 +70,11 @@ def _compile(patterns: tuple[str, ...]) -> re.Pattern:
 
 
 _COMPILED = {category: _compile(terms) for category, terms in LIFE_EXPERIENCE_TERMS.items()}
+
+
+def matched_terms(texts: list[str], category: str) -> Counter:
+    """How often each matched word or phrase of ``category`` occurs in ``texts`` (lower-cased)."""
+    return Counter(m.lower() for text in texts for m in _COMPILED[category].findall(text))
 
 
 def count_terms(text: str, category: str) -> int:
