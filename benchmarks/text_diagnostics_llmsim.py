@@ -124,6 +124,10 @@ def main() -> None:
         "`- Label: value` line each, 'Not Applicable' left out). Intervals: "
         f"{args.level:.0%} t intervals; paired = mean over persons of (Llama - Meta).",
         "",
+        "Read the comparison as LLM prose against an attribute list: a list of census labels is near-neutral by "
+        "construction, so any prose may score more positive than it. The term counts show what the Llama text "
+        "adds (positive framing) and what it keeps of the hardships the attributes state.",
+        "",
         "## Mean per tier",
         "",
         _md(means),
