@@ -202,7 +202,8 @@ def test_persona_attribute_errors_name_the_column(model, personas):
     with pytest.raises(MissingValueError, match=r"column 'age' .* 1 missing"):
         model.predict_distributions(personas.assign(age=[None, "65+", "45-54", "18-24"]), q)
     with pytest.raises(UnknownCategoryError, match="neither a Census region"):
-        model.predict_distributions(personas.assign(region=["Atlantis", "WY", "TX", "NY"]), model.fits["anes-pid7"].question)
+        model.predict_distributions(personas.assign(region=["Atlantis", "WY", "TX", "NY"]),
+                                    model.fits["anes-pid7"].question)
 
 
 def test_finer_predictor_needs_a_finer_persona_column(personas):

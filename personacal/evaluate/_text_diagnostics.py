@@ -25,9 +25,7 @@ from importlib.metadata import version
 import numpy as np
 import pandas as pd
 from scipy import stats
-from textblob import TextBlob
 from tqdm.auto import tqdm
-from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from .._validation import Interval, check_param
 from ..errors import InputError, MissingValueError
@@ -48,6 +46,10 @@ _FUNC = "text_diagnostics"
 
 def score_texts(texts: Sequence[str], *, progress: bool = False) -> pd.DataFrame:
     """The scores of :data:`METRICS` for every text, one row per text, in input order."""
+    # imported here, not at module level: TextBlob pulls in NLTK (~2 s), which `import personacal.evaluate` need not pay
+    from textblob import TextBlob
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
     analyzer = SentimentIntensityAnalyzer()
     rows = []
     for text in tqdm(texts, desc="scoring texts", disable=not progress):

@@ -53,7 +53,8 @@ class TextDiagnosticsResult:
         means = shown.pivot(index="metric", columns="tier", values="mean").reindex(list(_HEADLINE))
         means = means[list(dict.fromkeys(self.tiers["tier"]))]
         diffs = shown[shown["tier"] != self.baseline][
-            ["tier", "metric", "n_pairs", "diff", "diff_ci_low", "diff_ci_high", "p_value"]].set_index(["tier", "metric"])
+            ["tier", "metric", "n_pairs", "diff", "diff_ci_low", "diff_ci_high", "p_value"]
+        ].set_index(["tier", "metric"])
         facts = {
             "tiers": ", ".join(dict.fromkeys(self.tiers["tier"])),
             "texts per tier": ", ".join(f"{t}: {n}" for t, n in self.scores.groupby("tier", sort=False).size().items()),

@@ -64,7 +64,8 @@ class RespondentSimulationResult(SimulationResult):
 
     def summary(self) -> Summary:
         shares = self.aggregate()
-        top = shares.loc[shares.groupby("question_id", sort=False)["share"].idxmax(), ["question_id", "option", "share"]]
+        modal = shares.groupby("question_id", sort=False)["share"].idxmax()
+        top = shares.loc[modal, ["question_id", "option", "share"]]
         per_q = top.set_index("question_id").rename(columns={"option": "modal option", "share": "modal share"})
         facts: dict[str, object] = {
             "method": self.method,
@@ -105,14 +106,16 @@ def simulate_respondents(personas: pd.DataFrame, questions: Sequence[Question], 
     return RespondentSimulationResult(
         answers=answers, failures=pd.DataFrame(columns=["persona_id", "question_id", "reason"]), method=METHOD,
         model=str(model.model), prompt_version="none", prompt_format="none",
-        settings={"predictors": getattr(model, "predictors", None), "shuffle_options": False}, questions=tuple(questions),
+        settings={"predictors": getattr(model, "predictors", None), "shuffle_options": False},
+        questions=tuple(questions),
         persona_blocks=blocks, replies=None,
     )
 
 
 def _check(probs: np.ndarray, q: Question, n: int, name: str) -> None:
     if probs.shape != (n, q.n_options):
-        raise DistributionError(f"{name} returned shape {probs.shape} for question {q.id!r}; expected {(n, q.n_options)}")
+        raise DistributionError(
+            f"{name} returned shape {probs.shape} for question {q.id!r}; expected {(n, q.n_options)}")
     if not np.isfinite(probs).all() or (probs < 0).any() or not np.allclose(probs.sum(axis=1), 1.0, atol=1e-9):
         raise DistributionError(f"{name} returned answer probabilities for {q.id!r} that are not distributions")
 

@@ -15,10 +15,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import stats
-from statsmodels.discrete.discrete_model import MNLogit
-from statsmodels.miscmodels.ordinal_model import OrderedModel
-from statsmodels.tools.sm_exceptions import ConvergenceWarning as StatsmodelsConvergenceWarning
-from statsmodels.tools.sm_exceptions import HessianInversionWarning
 
 __all__ = ["KINDS", "AnswerFit", "Holdout", "design_matrix", "fit_answer_model", "predict_proba", "holdout_scores"]
 
@@ -74,6 +70,12 @@ def _add_constant(X: np.ndarray) -> np.ndarray:
 
 def fit_answer_model(y: np.ndarray, X: np.ndarray, n_outcomes: int, kind: str) -> AnswerFit:
     """Fit ``y`` (outcome codes 0..n_outcomes-1, every code present) on the design ``X``."""
+    # statsmodels is imported here, not at module level: `import personacal.simulate` stays fast
+    from statsmodels.discrete.discrete_model import MNLogit
+    from statsmodels.miscmodels.ordinal_model import OrderedModel
+    from statsmodels.tools.sm_exceptions import ConvergenceWarning as StatsmodelsConvergenceWarning
+    from statsmodels.tools.sm_exceptions import HessianInversionWarning
+
     y = np.asarray(y, dtype=np.int64)
     counts = np.bincount(y, minlength=n_outcomes)
     with warnings.catch_warnings():

@@ -46,7 +46,8 @@ class QuestionFit:
     holdout: Holdout | None
 
     def design(self, covariates: pd.DataFrame) -> np.ndarray:
-        codes = [pd.Categorical(covariates[v], categories=list(lv)).codes for v, lv in zip(self.predictors, self.levels)]
+        codes = [pd.Categorical(covariates[v], categories=list(lv)).codes
+                 for v, lv in zip(self.predictors, self.levels)]
         return design_matrix(codes, [len(lv) for lv in self.levels])
 
     def term_names(self) -> list[str]:
@@ -289,7 +290,8 @@ def _checked_predictors(predictors: Mapping[str, Sequence[str]] | None) -> dict[
     out = dict(DEFAULT_PREDICTORS)
     for survey, variables in predictors.items():
         if survey not in SURVEY_PREDICTORS:
-            raise InputError(f"`predictors` of {_FUNC} must name surveys among {list(SURVEY_PREDICTORS)}; got {survey!r}")
+            raise InputError(
+                f"`predictors` of {_FUNC} must name surveys among {list(SURVEY_PREDICTORS)}; got {survey!r}")
         variables = (variables,) if isinstance(variables, str) else tuple(variables)
         unknown = [v for v in variables if v not in SURVEY_PREDICTORS[survey]]
         if unknown or not variables or len(set(variables)) != len(variables):
