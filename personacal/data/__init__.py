@@ -28,6 +28,7 @@ from ._acs import acs_table
 from ._ages import band_age
 from ._categories import CATEGORIES as _CATEGORIES
 from ._categories import COARSENINGS as _COARSENINGS
+from ._coarsen import category_map
 from ._census import census_margins, census_margins_all
 from ._census_result import CensusMargins
 from ._elections import election_results
@@ -47,6 +48,7 @@ __all__ = [
     "coarsening",
     "census_margins",
     "census_margins_all",
+    "category_map",
     "election_results",
     "gss_subset",
     "national_seed",
