@@ -329,6 +329,12 @@ def trim_weights(
     w = np.asarray(w, dtype=float).copy()
     if not lower <= upper:
         raise InputError(f"`lower` of trim_weights must be <= `upper`; got ({lower:g}, {upper:g})")
+    if strict and not len(w) * lower <= w.sum() <= len(w) * upper:
+        # trimming keeps Σw, so no weights can all fit (R recurses until its stack overflows)
+        raise InputError(
+            f"trim_weights(strict=True): {len(w)} weights summing to {w.sum():g} cannot all lie in "
+            f"[{lower:g}, {upper:g}]; widen the limits"
+        )
     rounds = 0
     while True:
         outside = (w < lower) | (w > upper)

@@ -32,6 +32,7 @@ __all__ = [
     "total_influence",
     "mean_influence",
     "residualize",
+    "least_squares_residual",
     "RAKE_SWEEPS",
 ]
 
@@ -62,8 +63,26 @@ class Projection:
         c = self.scale
         with np.errstate(divide="ignore", invalid="ignore"):
             response = np.where(c[:, None] != 0, z / c[:, None], 0.0)
-        coef, *_ = np.linalg.lstsq(self.design, response, rcond=None)
-        return (response - self.design @ coef) * c[:, None]
+        return least_squares_residual(self.design, response) * c[:, None]
+
+
+def least_squares_residual(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """b − A β̂ for least squares β̂, through the Gram matrix of the column-scaled A.
+
+    One pass over A for A'A and one refinement step (β̂ += (A'A)⁺ A'r) give the
+    residual to QR accuracy for well-scaled problems at a fraction of the cost
+    of QR or SVD on millions of rows. The pseudo-inverse (eigenvalues below
+    1e-12 of the largest dropped) makes collinear columns harmless, as R's
+    pivoted QR does.
+    """
+    norms = np.sqrt(np.einsum("ij,ij->j", a, a))
+    keep = norms > 0
+    scaled = a[:, keep] / norms[keep]
+    values, vectors = np.linalg.eigh(scaled.T @ scaled)
+    inverse_values = np.where(values > 1e-12 * values.max(initial=0.0), 1.0 / np.where(values > 0, values, 1.0), 0.0)
+    gram_pinv = (vectors * inverse_values) @ vectors.T
+    residual = b - scaled @ (gram_pinv @ (scaled.T @ b))
+    return residual - scaled @ (gram_pinv @ (scaled.T @ residual))
 
 
 @dataclass(frozen=True)
