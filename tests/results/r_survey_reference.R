@@ -566,6 +566,10 @@ rake_case("g03_clus1_rake_2d_margin", "?rake dclus1r2: a joint stype x sch.wide 
           list(~stype + sch.wide, ~comp.imp), list(pop.table, pop.imp))
 rake_case("g04_strat_rake_schwide_compimp", "rake on a stratified design with fpc", "strat",
           list(~sch.wide, ~comp.imp), list(pop.schwide, pop.imp))
+cal_case("g06_strat_calraking_schwide_compimp", "rake",
+         "calibrate(calfun='raking') on g04's margins: same weights, but the d-weighted GREG residual instead of rake()'s",
+         "strat", ~sch.wide + comp.imp, c(`(Intercept)` = 6194, sch.wideYes = 5122, comp.impYes = 4482),
+         calfun = "raking")
 rake_case("g05_clus2_rake_stype_schwide", "rake on a two-stage design", "clus2",
           list(~stype, ~sch.wide), list(pop.types, pop.schwide))
 
