@@ -238,10 +238,7 @@ add_case <- function(id, group, description, design, call, run, steps = list(), 
     cases[[id]] <<- entry
     return(invisible(NULL))
   }
-  if (expect_error) {
-    # R refused by warning only (no error): record it, but the case is still a refusal.
-    entry$error <- NA
-  }
+  if (expect_error) stop(id, ": R was expected to refuse but did not")
   des <- res$value
   data <- designs[[design]]$data
   w <- weights(des, "sampling")
