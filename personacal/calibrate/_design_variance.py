@@ -131,49 +131,56 @@ def _multistage(z, strata, clusters, sampsize, popsize, lonely, present, project
 
 
 def _one_stage(z, strata, clusters, sampsize, popsize, lonely, present, stage):
+    """One stage's covariance, every stratum at once (PSU totals by bincount, no loop over strata)."""
     p = z.shape[1]
-    total = np.zeros((p, p))
-    n_strata = 0
-    n_ok = 0
-    for h in np.unique(strata[present]):
-        idx = np.flatnonzero((strata == h) & present)
-        n_strata += 1
-        vh = _one_stratum(z[idx], clusters[idx], sampsize[idx[0]], None if popsize is None else popsize[idx],
-                          lonely, h, stage)
-        if vh is not None:
-            total += vh
-            n_ok += 1
-    return total * (n_strata / n_ok) if n_ok else total
-
-
-def _one_stratum(z, clusters, n_psu, popsize, lonely, stratum, stage):
-    """One stratum's covariance; None when the lonely-PSU rule 'average' leaves it out."""
-    psu, first, codes = np.unique(clusters, return_index=True, return_inverse=True)
-    codes = codes.ravel()
+    if not present.any():
+        return np.zeros((p, p))
+    z, strata, clusters, sampsize = z[present], strata[present], clusters[present], sampsize[present]
+    popsize = None if popsize is None else popsize[present]
+    s_code = np.unique(strata, return_inverse=True)[1].ravel()
+    c_code = np.unique(clusters, return_inverse=True)[1].ravel()
+    _, first, psu = np.unique(s_code * (c_code.max() + 1) + c_code, return_index=True, return_inverse=True)
+    psu = psu.ravel()
+    n_psu_here = len(first)
+    totals = np.stack([np.bincount(psu, weights=col, minlength=n_psu_here) for col in z.T], axis=1)
+    psu_stratum = s_code[first]
+    n_strata = int(s_code.max()) + 1
+    n_h = np.zeros(n_strata)
+    n_h[s_code] = sampsize  # the design's PSU count of each stratum (constant within it)
     if popsize is None:
-        f = np.ones(len(psu))
+        f = np.ones(n_psu_here)
     else:
         size = popsize[first]
         with np.errstate(divide="ignore", invalid="ignore"):
-            f = np.where(np.isinf(size), 1.0, (size - n_psu) / size)
-    if (f < CENSUS_TOL).all():
-        return np.zeros((z.shape[1], z.shape[1]))
-    scale = f * n_psu / (n_psu - 1) if n_psu > 1 else f
-    totals = np.stack([np.bincount(codes, weights=col, minlength=len(psu)) for col in z.T], axis=1)
-    n_here = len(psu)
-    n_pad = max(int(n_psu) - n_here, 0)
-    if n_pad:  # sampled PSUs with no rows here are zeros, with the scale of the first PSU
-        totals = np.vstack([totals, np.zeros((n_pad, totals.shape[1]))])
-        scale = np.concatenate([scale, np.full(n_pad, scale[0])])
-    if n_psu <= 1 and lonely == "fail":
+            f = np.where(np.isinf(size), 1.0, (size - n_h[psu_stratum]) / size)
+    census = np.bincount(psu_stratum, weights=(f >= CENSUS_TOL).astype(float), minlength=n_strata) == 0
+    lonely_h = (n_h <= 1) & ~census
+    if lonely_h.any() and lonely == "fail":
+        h = int(np.flatnonzero(lonely_h)[0])
         raise InputError(
-            f"stratum {stratum!r} has only one PSU at stage {stage}, so its variance cannot be estimated. Set "
-            "lonely_psu to 'certainty', 'remove', 'adjust' or 'average', or merge that stratum with a neighbour"
+            f"stratum {strata[s_code == h][0]!r} has only one PSU at stage {stage}, so its variance cannot be "
+            "estimated. Set lonely_psu to 'certainty', 'remove', 'adjust' or 'average', or merge that stratum "
+            "with a neighbour"
         )
-    if n_psu <= 1 and lonely == "average":
-        return None
-    centre = not (lonely == "adjust" and n_here == 1 and n_psu <= 1)
-    if centre:
-        totals = totals - totals.mean(axis=0)
-    scaled = totals * np.sqrt(scale)[:, None]
-    return scaled.T @ scaled
+    dropped = census | (lonely_h if lonely == "average" else np.zeros(n_strata, dtype=bool))
+    here = np.bincount(psu_stratum, minlength=n_strata)
+    scale = np.where(n_h[psu_stratum] > 1, f * n_h[psu_stratum] / np.maximum(n_h[psu_stratum] - 1, 1), f)
+    # mean over the design's n_h PSUs: the PSUs without rows here count as zeros
+    means = np.stack([np.bincount(psu_stratum, weights=col, minlength=n_strata) for col in totals.T], axis=1)
+    means /= np.maximum(n_h, 1)[:, None]
+    centred = ~(lonely_h & (here == 1)) if lonely == "adjust" else np.ones(n_strata, dtype=bool)
+    dev = totals - np.where(centred[psu_stratum][:, None], means[psu_stratum], 0.0)
+    keep = ~dropped[psu_stratum]
+    scaled = dev[keep] * np.sqrt(scale[keep])[:, None]
+    v = scaled.T @ scaled
+    pads = np.maximum(n_h - here, 0) * ~dropped
+    if pads.any():
+        # each missing PSU adds (0 − mean)(0 − mean)' with the scale of the stratum's first PSU
+        strata_with_psu, first_psu = np.unique(psu_stratum, return_index=True)
+        first_scale = np.zeros(n_strata)
+        first_scale[strata_with_psu] = scale[first_psu]
+        weight = pads * first_scale
+        v += (means * weight[:, None]).T @ means
+    n_present = len(here)
+    n_ok = n_present - int((lonely_h & (lonely == "average")).sum())
+    return v * (n_present / n_ok) if n_ok else v
