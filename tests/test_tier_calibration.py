@@ -185,7 +185,7 @@ def test_shipped_targets_match_raw_counts():
     anes = psychographic_targets("party_id", source="ANES").set_index("category")
     assert anes.loc["Democrat", "n"] == 5890 and anes.loc["Democrat", "count"] == 2356
     assert "Other" not in anes.index
-    states = psychographic_targets("party_id", geography="state")
+    states = psychographic_targets("party_id", geography="state", source="ANES")  # raw shares; the default is MRP
     assert states["n"].min() >= 50 and states["years"].unique().tolist() == ["2008+2012"]
     table = pd.concat([psychographic_targets(v, geography=g) for v in ("party_id", "ideology")
                        for g in ("national",)] + [states])

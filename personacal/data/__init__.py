@@ -5,7 +5,9 @@
   :func:`acs_table` — the curated ACS tables as published (with MOEs where the source has them).
 * :func:`pep_age_sex` — Census PEP 2023 civilian population by state x sex x single year of age
   (50 states + DC); :func:`band_age` bands ages into the margins' age groups.
-* :func:`election_results` — presidential results by state, 2016 / 2020 / 2024 (MEDSL).
+* :func:`election_results` — presidential results by state, 2016 / 2020 / 2024 (MEDSL);
+  :func:`past_vote_targets` / :func:`past_vote_margins` — those results as shares of each state's
+  adults with "Did not vote" (the default partisan calibration target of election jobs).
 * :func:`national_seed` (ACS 2012 person sample), :func:`gss_subset` (GSS 2018),
   :func:`anes_subset` (ANES 1978-2012) — microdata recoded to the margins' category labels.
 * :func:`psychographic_targets` — party ID / ideology shares (ANES, GSS, Pew ATP) in the LLM tiers'
@@ -26,9 +28,11 @@ from ._acs import acs_table
 from ._ages import band_age
 from ._categories import CATEGORIES as _CATEGORIES
 from ._categories import COARSENINGS as _COARSENINGS
+from ._coarsen import category_map
 from ._census import census_margins, census_margins_all
 from ._census_result import CensusMargins
 from ._elections import election_results
+from ._past_vote import past_vote_margins, past_vote_targets
 from ._pep import pep_age_sex
 from ._psychographic import psychographic_margins, psychographic_targets
 from ._race import race_by_ethnicity
@@ -44,9 +48,12 @@ __all__ = [
     "coarsening",
     "census_margins",
     "census_margins_all",
+    "category_map",
     "election_results",
     "gss_subset",
     "national_seed",
+    "past_vote_margins",
+    "past_vote_targets",
     "pep_age_sex",
     "psychographic_margins",
     "psychographic_targets",

@@ -1,8 +1,13 @@
 """Party ID and ideology shares from real surveys, in the LLM tiers' fixed vocabularies.
 
-The table ``psychographic_targets.csv.gz`` is written by ``scripts/curate_psychographic.py``;
-sources, code maps and caveats are in ``personacal/data/SOURCES.md`` (section "Psychographic
-targets"). Every share is an unweighted respondent share: the extracts carry no survey weights.
+Two shipped tables: ``psychographic_targets.csv.gz`` (unweighted respondent shares of ANES, GSS and
+Pew ATP; ``scripts/curate_psychographic.py``) and ``party_id_state_mrp.csv.gz`` (state party ID by
+multilevel regression and post-stratification of ANES 2008 + 2012 over each state's census joint;
+``scripts/curate_party_id_mrp.py``). Sources, code maps and caveats: ``personacal/data/SOURCES.md``
+(sections 5 and 6). No share is survey-weighted: the extracts carry no weights.
+
+At ``geography="state"`` the default is ONE source, the MRP table (all 50 states): the table a
+workflow rakes to. The raw ANES state shares (34 states) stay reachable with ``source="ANES"``.
 """
 
 from __future__ import annotations
@@ -19,13 +24,24 @@ from ._files import read_table
 __all__ = ["psychographic_targets", "psychographic_margins"]
 
 FILE = "psychographic_targets.csv.gz"
+MRP_FILE = "party_id_state_mrp.csv.gz"
+MRP_SOURCE = "ANES MRP"
+#: (variable, geography) -> the source returned when ``source`` is None (one table to rake to).
+DEFAULT_SOURCES = {("party_id", "state"): MRP_SOURCE}
+COLUMNS = ["source", "dataset", "years", "geography", "area", "variable", "category", "share", "count", "n",
+           "weighted", "source_codes", "method", "ci_low", "ci_high", "state_predictor", "poststratification"]
+RAW_METHOD = "unweighted respondent shares"
 GEOGRAPHIES = ("national", "region", "state")
 _DTYPES = {"source": "string", "dataset": "string", "years": "string", "geography": "string", "area": "string",
-           "variable": "string", "category": "string", "source_codes": "string"}
+           "variable": "string", "category": "string", "source_codes": "string", "method": "string",
+           "state_predictor": "string", "poststratification": "string"}
 
 
 def _table() -> pd.DataFrame:
-    return read_table(FILE, _DTYPES)
+    raw = read_table(FILE, _DTYPES).assign(method=RAW_METHOD)
+    mrp = read_table(MRP_FILE, _DTYPES)
+    table = pd.concat([raw, mrp], ignore_index=True)
+    return table.reindex(columns=COLUMNS)
 
 
 def psychographic_targets(
@@ -44,19 +60,31 @@ def psychographic_targets(
         shipped source and raises :class:`~personacal.errors.DataError`.
     geography
         ``"national"`` (area ``"US"``), ``"region"`` (Census regions) or ``"state"``
-        (postal codes; ANES 2008+2012 pooled, states with >= 50 respondents only).
+        (postal codes).
     source
-        ``"ANES"``, ``"GSS"`` or ``"Pew ATP"``; ``None`` returns every source that has
-        the variable at this geography (the ``source`` column tells them apart; pick
-        one before turning the shares into margins).
+        ``"ANES"``, ``"GSS"``, ``"Pew ATP"`` or ``"ANES MRP"``. ``None``: at
+        ``geography="state"``, party ID from ``"ANES MRP"`` only (all 50 states; DC has no
+        ACS margins to post-stratify on); elsewhere every source that has the variable at
+        this geography (the ``source`` column tells them apart; pick one before turning the
+        shares into margins). ``"ANES"`` at state level gives the raw pooled 2008+2012
+        respondent shares of the 34 states with >= 50 respondents.
     area
         Keep only these areas (region names or state codes).
 
     Returns
     -------
     DataFrame with columns source, dataset, years, geography, area, variable, category,
-    share (within source x area x variable; sums to 1), count, n (respondents with a valid
-    answer), weighted (always False), source_codes (the survey codes mapped onto the category).
+    share (within source x area x variable; sums to 1), count (raw sources), n (respondents
+    with a valid answer in the area), weighted (always False), source_codes (the survey codes
+    mapped onto the category), method ("unweighted respondent shares" or the MRP model), and
+    for the MRP rows ci_low / ci_high (95% posterior interval), state_predictor and
+    poststratification.
+
+    The MRP targets describe party identification as ANES measured it in 2008 and 2012,
+    projected onto 2023 census composition and the 2020 vote: their national lean is about 9
+    points more Democratic than Pew ATP's 2021 respondents (benchmarks/party_id_targets.py), so
+    no workflow rakes to them by default; past vote (:func:`past_vote_targets`) is the default
+    partisan target.
     """
     table = _table()
     if variable is not None:
@@ -70,6 +98,13 @@ def psychographic_targets(
         table = table[table["variable"] == variable]
     check_param("psychographic_targets", "geography", geography, Options(GEOGRAPHIES))
     table = table[table["geography"] == geography]
+    if source is None and variable is not None:
+        source = DEFAULT_SOURCES.get((variable, geography))
+    elif source is None:
+        defaults = {DEFAULT_SOURCES[k] for k in DEFAULT_SOURCES if k[1] == geography}
+        if defaults:
+            table = table[table["source"].isin(defaults) | ~table["variable"].isin(
+                [k[0] for k in DEFAULT_SOURCES if k[1] == geography])]
     if source is not None:
         available = sorted(table["source"].unique())
         if source not in available:

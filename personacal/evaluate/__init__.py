@@ -8,6 +8,8 @@
 - :func:`poststratify_answers` -- answer distributions under calibrated persona weights (rake,
   poststratify) or MRP (:func:`mrp`), with weight diagnostics and intervals
 - :func:`calibrate_tier` -- rake an LLM tier on census and psychographic survey targets jointly
+- :func:`text_diagnostics` -- sentiment, subjectivity and life-experience terms of persona texts per tier,
+  tiers compared persona by persona
 
 One vocabulary: ``level`` is the confidence level (0.95), ``interval_method`` how an interval
 is made, ``by`` the region column and ``group`` the grouping columns. (The old names ``ci``,
@@ -33,6 +35,8 @@ from ._wasserstein import normalized_wasserstein
 from ._mrp import mrp
 from ._poststratify_answers import PoststratifiedAnswers, poststratify_answers
 from ._tier_calibration import TierCalibrationResult, calibrate_tier
+from ._text_diagnostics import text_diagnostics
+from ._text_result import TextDiagnosticsResult
 
 __all__ = [
     "alignment",
@@ -52,4 +56,6 @@ __all__ = [
     "mrp",
     "calibrate_tier",
     "TierCalibrationResult",
+    "text_diagnostics",
+    "TextDiagnosticsResult",
 ]

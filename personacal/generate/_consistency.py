@@ -9,13 +9,17 @@ fact (an age claim outside the census age group).
 
 Per attribute, how claims combine:
 
-- age, sex, hispanic, race, education: any incompatible claim is a
-  contradiction (education claims are "at least" claims, so "high school
-  diploma and a bachelor's" only contradicts a census level below bachelor's);
+- age, sex, hispanic, race: any incompatible claim is a contradiction;
+- education: any incompatible claim, where the exact readings of how a
+  level is rendered ("is a high school graduate" = high school, no more)
+  count only when no "at least" claim of the text rules them out ("high
+  school diploma and a bachelor's" only contradicts a census level below
+  bachelor's);
 - marital, employment: a text may tell a history ("divorced, then
   remarried"; "retired, works part-time"), so a contradiction needs an
   incompatible claim and no compatible one; indirect hints ("her husband")
-  count only when the text makes no direct statement.
+  count only when the text makes no direct statement, and a specific claim
+  overrides a broader one it refines ("married but separated" is separated).
 
 Which columns hold census facts is read from their names (see
 :data:`._consistency_census.COLUMN_KINDS`); pass ``check_columns={column: kind or None}`` to name
@@ -36,7 +40,7 @@ from .._summary import Summary, one_line_repr
 from .._validation import InstanceOf, check_param
 from ..errors import InputError
 from ._consistency_census import COLUMN_KINDS, Fact, census_facts, resolve_census_columns
-from ._consistency_rules import RULE_ATTRIBUTES, Claim, text_claims
+from ._consistency_rules import REFERENCE_YEARS, RULE_ATTRIBUTES, Claim, text_claims
 
 __all__ = [
     "Contradiction",
@@ -112,19 +116,27 @@ LENIENT = frozenset({"marital", "employment"})
 
 def _judge(fact: Fact, claims: list[Claim]) -> Claim | None:
     """The claim that contradicts ``fact``, under the attribute's combination rule (module docstring)."""
-    if fact.attribute not in LENIENT:
-        return next((c for c in claims if not _compatible(fact, c.allowed)), None)
     strong = [c for c in claims if c.strong]
-    pool = strong or claims
+    if fact.attribute not in LENIENT:
+        if fact.attribute == "education":  # exact readings yield to any "at least" claim they conflict with
+            claims = strong + [c for c in claims if not c.strong and all(c.allowed & s.allowed for s in strong)]
+        return next((c for c in claims if not _compatible(fact, c.allowed)), None)
+    pool = _most_specific(strong or claims)
     if any(_compatible(fact, c.allowed) for c in pool):
         return None
     return pool[0] if pool else None
 
 
-def check_text(persona_id: Any, facts: Mapping[str, Fact], text: str) -> tuple[list[Contradiction], set[str]]:
+def _most_specific(claims: list[Claim]) -> list[Claim]:
+    """Drop a claim when another claim allows a strict subset of its categories ("married" vs "separated")."""
+    return [c for c in claims if not any(o.allowed < c.allowed for o in claims)]
+
+
+def check_text(persona_id: Any, facts: Mapping[str, Fact], text: str, *,
+               reference_year=REFERENCE_YEARS) -> tuple[list[Contradiction], set[str]]:
     """Contradictions in ``text`` and the attributes it states anything about."""
     by_attribute: dict[str, list[Claim]] = {}
-    for claim in text_claims(text):
+    for claim in text_claims(text, reference_year=reference_year):
         by_attribute.setdefault(claim.attribute, []).append(claim)
     found = []
     for attribute, claims in by_attribute.items():
@@ -204,6 +216,7 @@ def find_contradictions(
     fields: pd.DataFrame | None = None,
     check_columns: Mapping[str, str | None] | None = None,
     id_column: str = "persona_id",
+    reference_year: int | tuple[int, int] = REFERENCE_YEARS,
 ) -> ConsistencyReport:
     """Check LLM-written text and/or objective fields against each persona's census attributes.
 
@@ -220,6 +233,9 @@ def find_contradictions(
         ``{column: kind}`` for columns not recognised by name (kinds: age, sex,
         race, race3, race4, race_eth, hispanic, education, employment, marital);
         ``{column: None}`` leaves a recognised column unchecked.
+    reference_year
+        The year the texts describe, or a ``(first, last)`` span of years (default 2023-2025):
+        a year of birth b reads as an age from ``first - b - 1`` to ``last - b``.
 
     Returns
     -------
@@ -230,6 +246,7 @@ def find_contradictions(
     """
     func = "find_contradictions"
     check_param(func, "personas", personas, InstanceOf(pd.DataFrame, name="a pandas DataFrame"))
+    reference_year = _check_reference_year(reference_year, func)
     if id_column not in personas.columns:
         raise InputError(f"`personas` of {func} has no {id_column!r} column; pass id_column=<the id column>")
     if texts is None and fields is None:
@@ -258,7 +275,7 @@ def find_contradictions(
         facts = census_facts(row, kinds)
         stated: set[str] = set()
         if isinstance(text, str):
-            got, said = check_text(pid, facts, text)
+            got, said = check_text(pid, facts, text, reference_year=reference_year)
             found += got
             stated |= said
         if field_row is not None:
@@ -268,6 +285,16 @@ def find_contradictions(
         checked.append((pid, set(facts) | ({"household"} if field_row is not None else set()), stated))
     table = contradictions_frame(found)
     return ConsistencyReport(table, contradiction_rates(table, checked), len(rows))
+
+
+def _check_reference_year(value, func: str) -> tuple[int, int]:
+    check_param(func, "reference_year", value, InstanceOf(int, tuple, name="a year or a (first, last) tuple of years"))
+    years = (value, value) if isinstance(value, int) else value
+    if (len(years) != 2 or not all(isinstance(y, int) and not isinstance(y, bool) and 1900 <= y <= 2100 for y in years)
+            or years[0] > years[1]):
+        raise InputError(f"`reference_year` of {func} must be a year in 1900..2100 or a (first, last) tuple of such "
+                         f"years with first <= last; got {value!r}")
+    return years
 
 
 def contradictions_frame(found: Sequence[Contradiction]) -> pd.DataFrame:

@@ -1,4 +1,4 @@
-"""Personas answer survey questions through an LLM backend.
+"""Personas answer survey questions through an LLM backend (or a demographic respondent model).
 
 ``simulate`` asks every persona every question, either reading the first-token
 probabilities of the option letters (OpinionQA/SubPOP) or sampling replies and
@@ -15,6 +15,8 @@ from ._banks import (
 )
 from ._prompts import TEMPLATES, render_persona
 from ._question import Question
+from ._respondent import RespondentModel, RespondentSimulationResult
+from ._respondent_model import DemographicModel
 from ._result import SimulationResult
 from ._simulate import simulate
 
@@ -28,4 +30,7 @@ __all__ = [
     "TEMPLATES",
     "simulate",
     "SimulationResult",
+    "RespondentModel",
+    "RespondentSimulationResult",
+    "DemographicModel",
 ]

@@ -38,6 +38,7 @@ from ._prompts import (
     render_persona,
 )
 from ._question import Question
+from ._respondent import RespondentModel, simulate_respondents
 from ._result import SimulationResult
 
 __all__ = ["simulate", "METHODS", "SETTINGS"]
@@ -105,7 +106,10 @@ def simulate(
     backend
         Any :class:`personacal.backends.Backend`; every request goes to it in
         one batch, persona by persona, so a prefix cache reuses each persona's
-        prompt prefix across its questions.
+        prompt prefix across its questions. Or a respondent model
+        (:class:`RespondentModel`, e.g. :class:`DemographicModel`): it predicts
+        each persona's answer distribution from the persona's attributes, no
+        prompt is built, and the decoding settings below do not apply.
     method
         ``"logprobs"`` (OpinionQA / SubPOP): one forward pass per persona x
         question, probability of each option letter as the reply's first
@@ -151,6 +155,8 @@ def simulate(
     questions = _as_questions(questions)
     ids = _persona_ids(personas)
     keep = _keep_columns(personas, keep_columns)
+    if isinstance(backend, RespondentModel):  # answers from persona attributes: no prompts (see _respondent.py)
+        return simulate_respondents(personas, questions, backend, ids, keep, progress=progress)
     run_seed = derive_seed(check_random_state(random_state, func=func))
     check_param(func, "backend", backend, InstanceOf(
         Backend, name="an implementation of personacal.backends.Backend (model, generate, option_logprobs)"))

@@ -1,0 +1,162 @@
+"""Hand labels of the held-out part C of the detector corpus (same rules as ``_consistency_labels.py``).
+
+Written after the detector's rules were frozen, by reading each sentence, so part C measures the
+rules on text they were not tuned on. Every sentence of the 10 part-C records is listed only when it
+states something; every keyword-picked sentence is listed (possibly with an empty label).
+"""
+
+PART_C = {
+    # CA_persona_330: 55-59, Male, White (Hispanic assumed), married, Some college
+    "CA_persona_330#00": "age=55-59 sex=M mar=married",
+    "CA_persona_330#02": "edu=sc",
+    # CA_persona_331: 55-59, Female, Asian (Chinese), Separated, Bachelor's
+    "CA_persona_331#00": "age=55-59 sex=F race=asian",
+    "CA_persona_331#01": "edu=bach",
+    "CA_persona_331#02": "mar=separated",
+    # CA_persona_34: 45-54, Female, Hispanic (Mexican), Divorced, Associate's
+    "CA_persona_34#00": "age=45-54 sex=F hisp=Y",
+    "CA_persona_34#01": "mar=divorced edu=assoc",
+    "CA_persona_34#04": "mar=notmarried",
+    # CA_persona_340: 25-34, Male, Asian Indian, Never married, High school graduate
+    "CA_persona_340#00": "age=25-34 race=asian sex=M",
+    "CA_persona_340#01": "mar=never",
+    "CA_persona_340#02": "edu=hs",
+    # CA_persona_344: 25-34, Male, White and Some Other Race, married, Some college
+    "CA_persona_344#00": "age=25-34 mar=married sex=M",
+    "CA_persona_344#01": "edu=sc",
+    # CA_persona_364: 45-54, Male, White + Hispanic, married (LLM-edited), Some college
+    "CA_persona_364#00": "age=45-54 race=white sex=M hisp=Y",
+    "CA_persona_364#01": "mar=married",
+    "CA_persona_364#03": "edu=sc",
+    "CA_persona_364#08": "hisp=Y",
+    # CA_persona_38: 20-24, Female, Hispanic, Married, Some college
+    "CA_persona_38#00": "age=20-24 sex=F hisp=Y mar=married",
+    "CA_persona_38#01": "edu=sc",
+    "CA_persona_38#03": "mar=married",
+    # CA_persona_4: 55-59, Female, White and Some Other Race, married, Some college
+    "CA_persona_4#00": "age=57 mar=married sex=F",
+    "CA_persona_4#02": "edu=sc",
+    "CA_persona_4#04": "mar=married",
+    # CA_persona_40: 25-34, Female, Hispanic, Divorced, High school graduate
+    "CA_persona_40#00": "age=25-34 sex=F hisp=Y",
+    "CA_persona_40#01": "edu=hs",
+    "CA_persona_40#02": "mar=divorced",
+    "CA_persona_40#07": "mar=notmarried",
+    # CA_persona_406: 75-84, Female, Some Other Race, married, 9th-12th grade no diploma
+    "CA_persona_406#00": "age=75-84 sex=F mar=married",
+    "CA_persona_406#01": "race=other",
+    "CA_persona_406#02": "edu=lths",
+    "CA_persona_406#03": "mar=married",
+    "CA_persona_406#05": "mar=married",
+    "CA_persona_406#09": "emp=nilf",
+    "CA_persona_406#11": "edu=lths",
+    # keyword-picked sentences, paired with the Meta-file census draw of the same file name
+    "WY_persona_300#07": "edu=bach",
+    "WY_persona_93#01": "mar=married",
+    "CA_persona_610#02": "edu=hs!",
+    "WY_persona_614#07": "edu=bach!",
+    "WY_persona_460#07": "edu=hs",
+    "CA_persona_695#05": "edu=sc+",
+    "WY_persona_818#08": "edu=hs!",
+    "WY_persona_734#04": "edu=grad",
+    "WY_persona_749#03": "edu=lths!",
+    "WY_persona_412#08": "edu=hs",
+    "WY_persona_211#04": "emp=nilf!",
+    "CA_persona_783#00": "age=55-59! sex=M",
+    "WY_persona_97#02": "edu=assoc",
+    "WY_persona_470#00": "age=69! sex=M race=white",
+    "CA_persona_463#00": "age=45-54! sex=F hisp=Y mar=married",
+    "WY_persona_631#00": "age=49! sex=F! race=white",
+    "WY_persona_565#06": "",
+    "WY_persona_815#06": "age=28! sex=M! race=white",
+    "WY_persona_153#04": "edu=hs!",
+    "CA_persona_898#00": "age=65-74! sex=F hisp=Y! mar=divorced!",
+    "CA_persona_796#07": "",
+    "WY_persona_630#01": "mar=never!",
+    "WY_persona_733#00": "age=57! sex=F hisp=Y! mar=married!",
+    "WY_persona_309#06": "mar=married!",
+    "CA_persona_787#01": "mar=married!",
+    "WY_persona_234#06": "mar=divorced! emp=unemployed",
+    "CA_persona_271#00": "age=65-74! sex=F race=white",
+    "WY_persona_921#05": "",
+    "CA_persona_192#09": "",
+    "WY_persona_204#05": "emp=employed",
+    "CA_persona_600#06": "",
+    "WY_persona_366#06": "emp=employed",
+    "WY_persona_533#03": "",
+    "WY_persona_161#13": "",
+    "WY_persona_598#13": "mar=married",
+    "CA_persona_582#12": "hisp=Y!",
+    "CA_persona_637#00": "age=45-54 sex=M! race=white+other!",
+    "CA_persona_247#00": "age=20-24! sex=M! hisp=Y!",
+    "CA_persona_72#00": "age=20-24! sex=F! race=white!",
+    "CA_persona_976#12": "",
+}
+
+# Part D: a second held-out set, labelled after the rules were changed on part C's errors and frozen again.
+PART_D = {
+    # CA_persona_415: 60-64, Male, Hispanic, Never married, Less than 9th grade
+    "CA_persona_415#00": "age=60-64 sex=M hisp=Y",
+    "CA_persona_415#01": "edu=lths",
+    "CA_persona_415#05": "mar=never",
+    # CA_persona_433: 35-44, Female, Hispanic, Never married, Bachelor's
+    "CA_persona_433#00": "age=35-44 sex=F hisp=Y",
+    "CA_persona_433#01": "edu=bach",
+    "CA_persona_433#04": "mar=never",
+    "CA_persona_433#14": "hisp=Y sex=F",
+    # CA_persona_455: 45-54, Male, Hispanic, Never married, Some college, employed (assumed)
+    "CA_persona_455#00": "age=45-54 sex=M hisp=Y",
+    "CA_persona_455#02": "edu=sc",
+    "CA_persona_455#03": "mar=notmarried sex=M",
+    # CA_persona_471: 45-54, Female, White (ethnicity Asian), married, High school graduate
+    "CA_persona_471#00": "age=45-54 sex=F race=asian! mar=married",
+    "CA_persona_471#01": "edu=hs",
+    "CA_persona_471#04": "mar=married",
+    # CA_persona_476: 45-54, Female, White and Some Other Race, married, Some college
+    "CA_persona_476#00": "age=45-54 sex=F race=white+other",
+    "CA_persona_476#01": "mar=married edu=sc",
+    # CA_persona_487: 60-64, Male, White and Some Other Race (Hispanic inferred), Divorced, Graduate degree
+    "CA_persona_487#00": "age=60-64 sex=M edu=grad",
+    "CA_persona_487#02": "mar=divorced",
+    # keyword-picked sentences (seed 47), paired with the Meta-file census draw
+    "WY_persona_158#02": "edu=hs!",
+    "WY_persona_451#01": "edu=bach!",
+    "CA_persona_80#05": "edu=lths!",
+    "WY_persona_561#02": "edu=bach!",
+    "CA_persona_240#06": "edu=hs",
+    "CA_persona_317#01": "edu=hs!",
+    "CA_persona_704#12": "",
+    "WY_persona_864#04": "edu=sc",
+    "WY_persona_344#12": "edu=lths+hs",
+    "WY_persona_12#03": "edu=hs emp=nilf",
+    "WY_persona_279#00": "age=49!",
+    "WY_persona_118#03": "edu=bach!",
+    "CA_persona_248#00": "age=60-64! sex=M! hisp=Y!",
+    "WY_persona_735#00": "age=29!",
+    "CA_persona_100#00": "age=20-24! sex=M! race=asian mar=married!",
+    "WY_persona_163#00": "age=39 sex=M race=white",
+    "WY_persona_207#00": "age=57! sex=F hisp=Y!",
+    "CA_persona_358#00": "age=75-84! sex=F race=nhpi!",
+    "CA_persona_199#04": "",
+    "WY_persona_507#16": "",
+    "WY_persona_723#05": "mar=separated!",
+    "CA_persona_746#04": "mar=notmarried! sex=F",
+    "WY_persona_172#14": "",
+    "CA_persona_619#16": "",
+    "CA_persona_305#25": "mar=married",
+    "WY_persona_671#02": "mar=divorced!",
+    "WY_persona_773#00": "age=57! sex=M mar=married",
+    "WY_persona_509#02": "mar=separated! emp=employed!",
+    "CA_persona_326#18": "",
+    "WY_persona_154#13": "emp=employed",
+    "CA_persona_557#03": "",
+    "CA_persona_945#01": "edu=hs",
+    "WY_persona_143#05": "mar=married",
+    "WY_persona_500#05": "mar=married emp=nilf!",
+    "WY_persona_777#05": "mar=married",
+    "CA_persona_104#12": "",
+    "CA_persona_287#01": "",
+    "CA_persona_538#04": "",
+    "CA_persona_310#00": "age=55-59! race=black sex=F mar=married",
+    "WY_persona_866#05": "",
+}
