@@ -26,7 +26,7 @@ from personacal.calibrate._greg import (
     trim_weights,
     unit_bounds,
 )
-from personacal.calibrate._ipf_kernels import rake_units
+from personacal.calibrate._rake_numba import rake_units_with_totals
 from personacal.calibrate._linearization import (
     PostStratification,
     Raking,
@@ -154,7 +154,7 @@ def _rake(spec: dict, case: dict, data: pd.DataFrame, state: Replay) -> None:
     tables = [_table_codes(data, totals, margin) for margin in spec["margins"]]
     codes = [t[0] for t in tables]
     targets = [t[1] for t in tables]
-    state.weights, _, _, _ = rake_units(state.weights, codes, targets, tol=RAKE_TOL, max_iter=1000)
+    state.weights, *_ = rake_units_with_totals(state.weights, codes, targets, tol=RAKE_TOL, max_iter=1000)
     # R keeps, per margin, the weights right after that margin's post-stratification in the last
     # sweep; at convergence they equal the final weights to ~1e-13.
     state.steps.append(Raking(tuple(codes), tuple(state.weights for _ in codes)))
