@@ -157,10 +157,8 @@ def calibrate_g(
             "finite bounds'); pass e.g. bounds=(0.5, 2.5), or use 'linear' / 'raking' for one-sided bounds"
         )
     # u = x'η/σ² is the Newton problem in (x/σ², d·σ²): the same totals and Jacobian (see the notes).
-    # Columns with a negative total are negated: the kernel measures errors relative to the target.
-    sign = np.where(totals < 0, -1.0, 1.0)
     g, n_iter, _, error = newton_calibrate(
-        xw * sign / sigma2[:, None], dw * sigma2, totals * sign, CALIBRATION_FUNCTIONS[calfun], lo, hi,
+        xw / sigma2[:, None], dw * sigma2, totals, CALIBRATION_FUNCTIONS[calfun], lo, hi,
         population=float(np.abs(totals).max(initial=1.0)), tol=tol, max_iter=max_iter,
     )
     root = np.sqrt(dw)

@@ -18,9 +18,12 @@ __all__ = ["relative_errors", "ipf_dense"]
 
 
 def relative_errors(achieved: np.ndarray, target: np.ndarray, total: float) -> np.ndarray:
-    """|achieved − target| / target; for zero targets, achieved / total."""
+    """|achieved − target| / |target|; for zero targets, |achieved| / total.
+
+    |target|, not target: a numeric auxiliary can have a negative population total.
+    """
     with np.errstate(divide="ignore", invalid="ignore"):
-        rel = np.abs(achieved - target) / target
+        rel = np.abs(achieved - target) / np.abs(target)
     zero = target == 0
     if zero.any():
         rel = np.where(zero, np.abs(achieved) / total, rel)

@@ -1,8 +1,10 @@
-"""Population targets: 1-D and multi-way margins for one region.
+"""Population targets for one region: 1-D and multi-way categorical margins, and totals of numeric columns.
 
 A ``Margins`` holds population *totals*. Shares are accepted only through
 :meth:`Margins.from_shares`, which needs an explicit total, so a table of
-percentages can never be mistaken for counts.
+percentages can never be mistaken for counts. Numeric auxiliaries (R survey's
+``calibrate(design, ~stype + api99, pop.totals)``) are population totals of
+numeric columns, kept beside the categorical margins (``totals=``).
 """
 
 from __future__ import annotations
@@ -113,6 +115,31 @@ def _as_series(key: tuple[str, ...], values) -> pd.Series:
     return series
 
 
+def _numeric_totals(totals) -> pd.Series:
+    """Population totals of numeric columns as a float Series indexed by column name."""
+    if totals is None:
+        return pd.Series(dtype=float, name="target")
+    if isinstance(totals, pd.Series):
+        series = totals.copy()
+    elif isinstance(totals, Mapping):
+        series = pd.Series(dict(totals), dtype=object)
+    else:
+        raise InputError(f"`totals` of Margins must be a mapping {{column: population total}}; got {type(totals).__name__}")
+    bad_names = [k for k in series.index if not isinstance(k, str)]
+    if bad_names:
+        raise InputError(f"`totals` of Margins must be keyed by column names (str); got {bad_names[:5]}")
+    try:
+        series = series.astype(float)
+    except (TypeError, ValueError) as exc:
+        raise InvalidValueError(f"`totals` of Margins holds non-numeric values ({exc}); give numbers") from exc
+    bad = series[~np.isfinite(series.to_numpy())]
+    if len(bad):
+        raise InvalidValueError(f"`totals` of Margins must be finite; got {dict(bad.items())}")
+    series.index = pd.Index(list(series.index), name="column")
+    series.name = "target"
+    return series
+
+
 def _normalise_key(key) -> tuple[str, ...]:
     if isinstance(key, str):
         return (key,)
@@ -131,6 +158,12 @@ class Margins:
     margins
         ``{"age": {"18-29": 1234.0, ...}, ("age", "sex"): series_with_multiindex}``.
         Values are population totals.
+    totals
+        Population totals of numeric columns, ``{"api99": 3_914_069, "enroll": 3_811_472}``
+        (finite, any sign): numeric auxiliaries for :func:`~personacal.calibrate.calibrate`
+        and :func:`~personacal.calibrate.min_distance`. The categorical margins already
+        contain the intercept (their cells sum to the population); with numeric totals
+        only there is none, which is R's ``~enroll - 1`` (the ratio estimator).
     rescale_to
         Resolve margins whose totals disagree by an explicit rule: rescale every
         margin to the total of the margin with this key (or to this number).
@@ -144,25 +177,37 @@ class Margins:
 
     def __init__(
         self,
-        margins: Mapping,
+        margins: Mapping | None = None,
         *,
+        totals: Mapping | None = None,
         rescale_to: str | tuple[str, ...] | float | None = None,
         check_consistency: bool = True,
         name: str | None = None,
     ):
         if isinstance(margins, Margins):
+            if totals is None:
+                totals = margins.numeric
             margins = {m.key: m.values for m in margins}
-        if not isinstance(margins, Mapping) or not margins:
-            raise InputError("`margins` of Margins must be a non-empty mapping {column or (columns...): totals}")
+        numeric = _numeric_totals(totals)
+        if margins is None and len(numeric):
+            margins = {}
+        if not isinstance(margins, Mapping) or not (margins or len(numeric)):
+            raise InputError("`margins` of Margins must be a non-empty mapping {column or (columns...): totals} "
+                             "(or give numeric `totals=`)")
         items = []
         for key, values in margins.items():
             variables = _normalise_key(key)
             items.append(Margin(variables, _as_series(variables, values)))
         self.name = name
         self._items: tuple[Margin, ...] = tuple(items)
-        if rescale_to is not None:
+        self._numeric = numeric
+        clash = [c for c in numeric.index if c in self.variables]
+        if clash:
+            raise InputError(f"columns {clash} have both a categorical margin and a numeric total; keep one")
+        if rescale_to is not None and items:
             self._items = self._rescaled(rescale_to)
-        self._check_totals()
+        if items:
+            self._check_totals()
         if check_consistency:
             self._check_shared_variables()
 
@@ -200,7 +245,11 @@ class Margins:
         return iter(self._items)
 
     def __len__(self) -> int:
+        """The number of categorical margins (numeric totals are in :attr:`numeric`)."""
         return len(self._items)
+
+    def __bool__(self) -> bool:
+        return True
 
     def __getitem__(self, key) -> pd.Series:
         variables = _normalise_key(key)
@@ -228,8 +277,19 @@ class Margins:
         return tuple(seen)
 
     @property
+    def numeric(self) -> pd.Series:
+        """Population totals of numeric columns (empty when there are none)."""
+        return self._numeric.copy()
+
+    @property
+    def auxiliaries(self) -> tuple[str, ...]:
+        """Every column the margins use: categorical variables, then numeric columns."""
+        return self.variables + tuple(self._numeric.index)
+
+    @property
     def total(self) -> float:
-        return self._items[0].total
+        """The population total of the categorical margins (NaN with numeric totals only)."""
+        return self._items[0].total if self._items else float("nan")
 
     def categories(self, variable: str) -> pd.Index:
         """The categories of ``variable``, in the order of the first margin that names it."""
@@ -241,16 +301,22 @@ class Margins:
     def subset(self, keys) -> "Margins":
         """A Margins with only the margins whose keys are given."""
         wanted = [_normalise_key(k) for k in keys]
-        return Margins({m.key: m.values for m in self._items if m.variables in wanted}, name=self.name)
+        numeric = {c: v for c, v in self._numeric.items() if (c,) in wanted}
+        return Margins({m.key: m.values for m in self._items if m.variables in wanted}, totals=numeric or None,
+                       name=self.name)
 
     def shares(self) -> "Margins":
-        """The same margins divided by the total (a copy; the totals are kept on ``self``)."""
-        return Margins({m.key: m.values / m.total for m in self._items}, name=self.name)
+        """The same margins divided by the total (a copy; the totals are kept on ``self``).
+
+        Numeric totals become population means (total / population)."""
+        numeric = (self._numeric / self.total).to_dict() if len(self._numeric) else None
+        return Margins({m.key: m.values / m.total for m in self._items}, totals=numeric, name=self.name)
 
     def __repr__(self) -> str:
-        labels = ", ".join(m.label for m in self._items)
+        labels = ", ".join([m.label for m in self._items] + [f"{c} (numeric)" for c in self._numeric.index])
         region = f" {self.name!r}" if self.name else ""
-        return f"<Margins{region}: {labels}; total {self.total:,.6g}>"
+        total = f"; total {self.total:,.6g}" if self._items else ""
+        return f"<Margins{region}: {labels}{total}>"
 
     # -------------------------------------------------------- long-format I/O
     def to_long(self) -> pd.DataFrame:
@@ -258,7 +324,9 @@ class Margins:
 
         Columns of variables not in a row's margin are empty. This is the format
         that :func:`personacal.calibrate.read_margins` reads (add a region
-        column to hold several regions in one file).
+        column to hold several regions in one file). Numeric totals add a
+        ``kind`` column: "category" for margin cells, "total" for a numeric
+        column's total (``margin`` is then the column name).
         """
         rows = []
         for m in self._items:
@@ -266,9 +334,14 @@ class Margins:
             frame.insert(0, "margin", m.label)
             frame = frame.rename(columns={"target": "value"})
             rows.append(frame)
-        out = pd.concat(rows, ignore_index=True)
         columns = ["margin", *self.variables, "value"]
-        return out[columns]
+        if not len(self._numeric):
+            return pd.concat(rows, ignore_index=True)[columns]
+        rows.append(pd.DataFrame({"margin": list(self._numeric.index), "value": self._numeric.to_numpy(),
+                                  "kind": "total"}))
+        out = pd.concat(rows, ignore_index=True)
+        out["kind"] = out["kind"].fillna("category") if "kind" in out else "category"
+        return out[["margin", "kind", *self.variables, "value"]]
 
     @classmethod
     def from_long(cls, frame: pd.DataFrame, *, name: str | None = None, **kwargs) -> "Margins":
@@ -279,6 +352,16 @@ class Margins:
                     f"margins table needs a '{col}' column; it has {list(frame.columns)} "
                     "(format: margin, one column per variable, value)"
                 )
+        totals = None
+        if "kind" in frame.columns:
+            kinds = set(frame["kind"].dropna()) - {"category", "total"}
+            if kinds or frame["kind"].isna().any():
+                raise InputError(f"`kind` of a margins table must be 'category' or 'total' on every row; got {sorted(kinds)}")
+            numeric = frame[frame["kind"] == "total"]
+            if numeric["margin"].duplicated().any():
+                raise InputError(f"numeric totals listed twice: {numeric['margin'][numeric['margin'].duplicated()].tolist()}")
+            totals = dict(zip(numeric["margin"], numeric["value"])) or None
+            frame = frame[frame["kind"] == "category"].drop(columns="kind")
         margins = {}
         for label, block in frame.groupby("margin", sort=False):
             variables = tuple(str(label).split(":"))
@@ -297,7 +380,7 @@ class Margins:
             else:
                 index = pd.MultiIndex.from_frame(block[list(variables)])
                 margins[variables] = pd.Series(block["value"].to_numpy(), index=index)
-        return cls(margins, name=name, **kwargs)
+        return cls(margins, totals=totals, name=name, **kwargs)
 
     # ------------------------------------------------------------- validation
     def _rescaled(self, anchor) -> tuple[Margin, ...]:

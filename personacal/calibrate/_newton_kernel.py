@@ -92,7 +92,7 @@ def newton_calibrate(
         ``history[k]`` is the max relative constraint error after step k + 1.
     """
     eta = np.zeros(x.shape[1])
-    scale = np.where(totals > 0, totals, population)
+    scale = np.where(totals != 0, np.abs(totals), population)  # |T|: numeric totals may be negative
     g, deriv = calfun(x @ eta, lower, upper)
     merit = _merit(x, d, g, totals, scale)
     history: list[float] = []
