@@ -20,6 +20,7 @@ __all__ = [
     "StructuralInfeasibilityError",
     "InfeasibleBoundsError",
     "ConvergenceError",
+    "SurveyDesignError",
     "DataError",
     "UnknownRegionError",
     "MappingError",
@@ -119,6 +120,15 @@ class ConvergenceError(PersonacalError, RuntimeError):
     def __init__(self, message: str, result=None):
         super().__init__(message)
         self.result = result
+
+
+class SurveyDesignError(InputError):
+    """A survey design that cannot be built or used as asked: clusters not nested in strata, an fpc
+    that varies within a stratum or implies a population smaller than the sample, a stratum with
+    one PSU under ``lonely_psu="fail"``, or a replicate kind that does not fit the design (R
+    survey's refusals)."""
+
+    code = "survey-design"
 
 
 class DataError(InputError):

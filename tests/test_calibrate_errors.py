@@ -139,9 +139,23 @@ def test_infeasible_bounds_named(sample, margins):
     assert info.value.conflicting
 
 
-def test_bounds_must_contain_one(sample, margins):
-    with pytest.raises(InfeasibleBoundsError, match=r"0 <= L <= 1 <= U"):
+def test_bounds_need_not_contain_one_but_must_be_reachable(sample, margins):
+    """R puts no L <= 1 <= U rule on g; bounds that no weights can meet are named with the cells they break."""
+    with pytest.raises(InfeasibleBoundsError, match=r"no weights with 1.2 <= g <= 3 meet every target.*'a' = 'z'"):
         calibrate(sample, margins, bounds=(1.2, 3))
+
+
+@pytest.mark.parametrize("bounds, match", [
+    ((2, 1), r"`bounds` of calibrate must have L <= U"),
+    ((np.nan, 2), r"must not be NaN"),
+    ((0.5,), r"`bounds` of calibrate must be a pair"),
+    (("a", 2), r"per-unit `bounds` of calibrate must hold numbers"),
+    (("nope", 2), r"`bounds` of calibrate names column 'nope'"),
+])
+def test_malformed_bounds_are_input_errors(sample, margins, bounds, match):
+    with pytest.raises(InputError, match=match) as info:
+        calibrate(sample, margins, bounds=bounds)
+    assert not isinstance(info.value, InfeasibleBoundsError)
 
 
 def test_logit_needs_finite_bounds(sample, margins):

@@ -191,4 +191,10 @@ def test_mean_influence_is_zero_outside_the_domain(rng):
 
 def test_poststratify_rejects_sample_strata_without_population():
     with pytest.raises(UnknownCategoryError, match=r"\['c'\]"):
-        poststratify_weights(np.ones(3), np.array([0, 1, 2]), np.array([5.0, 5.0, 0.0]), labels=["a", "b", "c"])
+        poststratify_weights(np.ones(3), np.array([0, 1, 2]), np.array([5.0, 5.0, np.nan]), labels=["a", "b", "c"])
+
+
+def test_poststratify_zero_count_gives_weight_zero():
+    """A listed count of 0 is a count (R reweights by 0/Σw); only a missing count is an error."""
+    w = poststratify_weights(np.ones(4), np.array([0, 0, 1, 2]), np.array([6.0, 0.0, 3.0]))
+    np.testing.assert_array_equal(w, [3.0, 3.0, 0.0, 3.0])

@@ -1,4 +1,4 @@
-"""Calibration: raking, N-D IPF, GREG/logit calibration, min-distance, post-stratification."""
+"""Calibration: raking, N-D IPF, GREG/logit calibration, min-distance, post-stratification, survey designs."""
 
 from ._calibrate import calibrate
 from ._diagnostics import WEIGHT_DIAGNOSTIC_LABELS, asmd, design_effect, kish_ess, weight_diagnostics, weight_ratio
@@ -11,6 +11,8 @@ from ._min_distance import min_distance
 from ._poststratify import poststratify
 from ._rake import rake
 from ._results import JointResult, RegionalResult, TableResult, WeightingResult
+from ._survey_design import SurveyDesign
+from ._survey_estimates import SurveyEstimate
 from ._trim import trim
 
 __all__ = [
@@ -22,6 +24,8 @@ __all__ = [
     "min_distance",
     "poststratify",
     "trim",
+    "SurveyDesign",
+    "SurveyEstimate",
     "integerize",
     "controlled_round",
     "reconstruct_joint",

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, SurveyDesignError
 
 __all__ = ["LONELY_PSU_RULES", "design_vcov", "stage_sample_sizes"]
 
@@ -71,8 +71,9 @@ def design_vcov(
     lonely_psu: str = "fail",
     present: np.ndarray | None = None,
     stage_projections: dict | None = None,
+    diagonal: bool = False,
 ) -> np.ndarray:
-    """(p, p) covariance of the totals of the columns of ``z``.
+    """(p, p) covariance of the totals of the columns of ``z`` (only its diagonal, (p,), with ``diagonal``).
 
     Parameters
     ----------
@@ -93,6 +94,8 @@ def design_vcov(
     stage_projections
         {stage: {cluster code: (row indices, Projection)}} for calibrations done
         within the clusters of that stage (R's ``calibrate(stage=)``).
+    diagonal
+        Return the variances only: O(n p) instead of O(n p²) for many columns.
     """
     z = np.asarray(z, dtype=float)
     z = z[:, None] if z.ndim == 1 else z
@@ -105,18 +108,18 @@ def design_vcov(
     popsize = _columns(popsize, n, "popsize")
     present = np.ones(n, dtype=bool) if present is None else np.asarray(present, dtype=bool)
     return _multistage(z, strata, clusters, sampsize, None if popsize is None else popsize.astype(float),
-                       lonely_psu, present, stage_projections or {}, stage=1, rows=np.arange(n))
+                       lonely_psu, present, stage_projections or {}, stage=1, rows=np.arange(n), diagonal=diagonal)
 
 
-def _multistage(z, strata, clusters, sampsize, popsize, lonely, present, projections, *, stage, rows):
+def _multistage(z, strata, clusters, sampsize, popsize, lonely, present, projections, *, stage, rows, diagonal):
     v = _one_stage(z, strata[:, 0], clusters[:, 0], sampsize[:, 0], None if popsize is None else popsize[:, 0],
-                   lonely, present, stage)
+                   lonely, present, stage, diagonal)
     if popsize is None or strata.shape[1] == 1:
         return v
     blocks = projections.get(stage, {})
     psu = np.unique(np.column_stack([strata[:, 0], clusters[:, 0]]), axis=0, return_inverse=True)[1].ravel()
-    for k in range(psu.max() + 1):
-        idx = np.flatnonzero(psu == k)
+    order = np.argsort(psu, kind="stable")
+    for idx in np.split(order, np.flatnonzero(np.diff(psu[order])) + 1):  # the rows of each PSU, in row order
         zc = z[idx]
         code = clusters[idx[0], 0]
         if code in blocks:
@@ -126,15 +129,16 @@ def _multistage(z, strata, clusters, sampsize, popsize, lonely, present, project
             zc = projection.apply(zc)
         fraction = sampsize[idx[0], 0] / popsize[idx[0], 0]
         v = v + fraction * _multistage(zc, strata[idx, 1:], clusters[idx, 1:], sampsize[idx, 1:], popsize[idx, 1:],
-                                       lonely, present[idx], projections, stage=stage + 1, rows=rows[idx])
+                                       lonely, present[idx], projections, stage=stage + 1, rows=rows[idx],
+                                       diagonal=diagonal)
     return v
 
 
-def _one_stage(z, strata, clusters, sampsize, popsize, lonely, present, stage):
+def _one_stage(z, strata, clusters, sampsize, popsize, lonely, present, stage, diagonal=False):
     """One stage's covariance, every stratum at once (PSU totals by bincount, no loop over strata)."""
     p = z.shape[1]
     if not present.any():
-        return np.zeros((p, p))
+        return np.zeros(p) if diagonal else np.zeros((p, p))
     z, strata, clusters, sampsize = z[present], strata[present], clusters[present], sampsize[present]
     popsize = None if popsize is None else popsize[present]
     s_code = np.unique(strata, return_inverse=True)[1].ravel()
@@ -157,7 +161,7 @@ def _one_stage(z, strata, clusters, sampsize, popsize, lonely, present, stage):
     lonely_h = (n_h <= 1) & ~census
     if lonely_h.any() and lonely == "fail":
         h = int(np.flatnonzero(lonely_h)[0])
-        raise InputError(
+        raise SurveyDesignError(
             f"stratum {strata[s_code == h][0]!r} has only one PSU at stage {stage}, so its variance cannot be "
             "estimated. Set lonely_psu to 'certainty', 'remove', 'adjust' or 'average', or merge that stratum "
             "with a neighbour"
@@ -172,7 +176,7 @@ def _one_stage(z, strata, clusters, sampsize, popsize, lonely, present, stage):
     dev = totals - np.where(centred[psu_stratum][:, None], means[psu_stratum], 0.0)
     keep = ~dropped[psu_stratum]
     scaled = dev[keep] * np.sqrt(scale[keep])[:, None]
-    v = scaled.T @ scaled
+    v = np.einsum("ij,ij->j", scaled, scaled) if diagonal else scaled.T @ scaled
     pads = np.maximum(n_h - here, 0) * ~dropped
     if pads.any():
         # each missing PSU adds (0 − mean)(0 − mean)' with the scale of the stratum's first PSU
@@ -180,7 +184,7 @@ def _one_stage(z, strata, clusters, sampsize, popsize, lonely, present, stage):
         first_scale = np.zeros(n_strata)
         first_scale[strata_with_psu] = scale[first_psu]
         weight = pads * first_scale
-        v += (means * weight[:, None]).T @ means
+        v += np.einsum("hj,hj->j", means * weight[:, None], means) if diagonal else (means * weight[:, None]).T @ means
     n_present = len(here)
     n_ok = n_present - int((lonely_h & (lonely == "average")).sum())
     return v * (n_present / n_ok) if n_ok else v

@@ -37,7 +37,9 @@ def conflicting_constraints(cells: Cells, lower, upper) -> list[tuple[str, str, 
     cost = np.concatenate([np.zeros(n), np.ones(2 * k)])
     if np.ndim(lower) == 0:
         upper_w = cells.design * upper if np.isfinite(upper) else np.full(n, np.inf)
-        w_bounds = np.column_stack([cells.design * lower, np.where(cells.design > 0, upper_w, 0.0)])
+        lower_w = cells.design * lower if np.isfinite(lower) else np.full(n, -np.inf)
+        occupied = cells.design > 0  # a cell without design weight keeps weight 0
+        w_bounds = np.column_stack([np.where(occupied, lower_w, 0.0), np.where(occupied, upper_w, 0.0)])
     else:
         w_bounds = np.column_stack([lower, upper])
     bounds = np.vstack([w_bounds, np.tile([0.0, np.inf], (2 * k, 1))])

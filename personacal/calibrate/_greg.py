@@ -216,16 +216,17 @@ def check_feasible(x, d, totals, lower, upper, *, names=None, tol: float = 1e-7)
 def poststratify_weights(w, stratum, population, *, partial: bool = False, labels=None) -> np.ndarray:
     """w · N_h / Σ_{i∈h} wᵢ, post-stratum by post-stratum (R's ``postStratify``).
 
-    ``stratum`` holds codes into ``population`` (N_h per code). A stratum with
-    sample units but no population count is an error; a stratum with a
-    population count but no sample units is an error unless ``partial`` (then it
-    is ignored and Σw falls short of ΣN_h, as R's ``partial=TRUE``).
+    ``stratum`` holds codes into ``population`` (N_h per code; NaN = no count).
+    A stratum with sample units but no population count is an error (a count
+    of 0 gives its units weight 0, as R); a stratum with a positive count but
+    no sample units is an error unless ``partial`` (then it is ignored and Σw
+    falls short of ΣN_h, as R's ``partial=TRUE``).
     """
     w = np.asarray(w, dtype=float)
     population = np.asarray(population, dtype=float)
     achieved = np.bincount(stratum, weights=w, minlength=len(population))
     name = (lambda h: labels[h]) if labels is not None else (lambda h: h)
-    no_pop = (achieved > 0) & ~(population > 0)
+    no_pop = (achieved > 0) & np.isnan(population)
     if no_pop.any():
         raise UnknownCategoryError(
             f"post-strata {[name(h) for h in np.flatnonzero(no_pop)[:8]]} hold sample units but have no population "
@@ -239,7 +240,7 @@ def poststratify_weights(w, stratum, population, *, partial: bool = False, label
             "short of the population total)"
         )
     with np.errstate(divide="ignore", invalid="ignore"):
-        factor = np.where(achieved > 0, population / achieved, 0.0)
+        factor = np.where(achieved > 0, np.nan_to_num(population) / achieved, 0.0)
     return w * factor[stratum]
 
 

@@ -22,6 +22,7 @@ All kernels are pure functions on arrays.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -33,6 +34,7 @@ __all__ = [
     "mean_influence",
     "residualize",
     "least_squares_residual",
+    "LeastSquares",
     "RAKE_SWEEPS",
 ]
 
@@ -59,11 +61,37 @@ class Projection:
     def scale(self) -> np.ndarray:
         return self.g * self.factor
 
+    @cached_property
+    def _least_squares(self) -> "LeastSquares":
+        # depends on A only: computed once however many estimates are linearised (frozen: set via __dict__)
+        return LeastSquares.of(self.design)
+
     def apply(self, z: np.ndarray) -> np.ndarray:
         c = self.scale
         with np.errstate(divide="ignore", invalid="ignore"):
             response = np.where(c[:, None] != 0, z / c[:, None], 0.0)
-        return least_squares_residual(self.design, response) * c[:, None]
+        return self._least_squares.residual(response) * c[:, None]
+
+
+@dataclass(frozen=True)
+class LeastSquares:
+    """A with unit-norm columns (zero columns dropped) and the pseudo-inverse of its Gram matrix."""
+
+    scaled: np.ndarray
+    gram_pinv: np.ndarray
+
+    @classmethod
+    def of(cls, a: np.ndarray) -> "LeastSquares":
+        norms = np.sqrt(np.einsum("ij,ij->j", a, a))
+        keep = norms > 0
+        scaled = a[:, keep] / norms[keep]
+        values, vectors = np.linalg.eigh(scaled.T @ scaled)
+        inverse = np.where(values > 1e-12 * values.max(initial=0.0), 1.0 / np.where(values > 0, values, 1.0), 0.0)
+        return cls(scaled, (vectors * inverse) @ vectors.T)
+
+    def residual(self, b: np.ndarray) -> np.ndarray:
+        residual = b - self.scaled @ (self.gram_pinv @ (self.scaled.T @ b))
+        return residual - self.scaled @ (self.gram_pinv @ (self.scaled.T @ residual))
 
 
 def least_squares_residual(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -75,14 +103,7 @@ def least_squares_residual(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     1e-12 of the largest dropped) makes collinear columns harmless, as R's
     pivoted QR does.
     """
-    norms = np.sqrt(np.einsum("ij,ij->j", a, a))
-    keep = norms > 0
-    scaled = a[:, keep] / norms[keep]
-    values, vectors = np.linalg.eigh(scaled.T @ scaled)
-    inverse_values = np.where(values > 1e-12 * values.max(initial=0.0), 1.0 / np.where(values > 0, values, 1.0), 0.0)
-    gram_pinv = (vectors * inverse_values) @ vectors.T
-    residual = b - scaled @ (gram_pinv @ (scaled.T @ b))
-    return residual - scaled @ (gram_pinv @ (scaled.T @ residual))
+    return LeastSquares.of(a).residual(b)
 
 
 @dataclass(frozen=True)

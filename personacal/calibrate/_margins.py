@@ -20,6 +20,8 @@ from ..errors import InputError, InvalidValueError, MarginTotalsError
 
 __all__ = ["Margin", "Margins"]
 
+#: The ``margin`` label of the population size in the long format (numeric totals only).
+POPULATION = "(population)"
 #: Relative tolerance for margins that must agree (totals, shared sub-margins).
 CONSISTENCY_RTOL = 1e-6
 
@@ -163,7 +165,12 @@ class Margins:
         (finite, any sign): numeric auxiliaries for :func:`~personacal.calibrate.calibrate`
         and :func:`~personacal.calibrate.min_distance`. The categorical margins already
         contain the intercept (their cells sum to the population); with numeric totals
-        only there is none, which is R's ``~enroll - 1`` (the ratio estimator).
+        only there is none, which is R's ``~enroll - 1`` (the ratio estimator),
+        unless ``population`` is given.
+    population
+        The population size N. With numeric totals only it adds the intercept
+        (the weights then sum to N: R's ``~api99`` with ``pop = c(N, T)``); with
+        categorical margins it is implied by them and must agree.
     rescale_to
         Resolve margins whose totals disagree by an explicit rule: rescale every
         margin to the total of the margin with this key (or to this number).
@@ -180,6 +187,7 @@ class Margins:
         margins: Mapping | None = None,
         *,
         totals: Mapping | None = None,
+        population: float | None = None,
         rescale_to: str | tuple[str, ...] | float | None = None,
         check_consistency: bool = True,
         name: str | None = None,
@@ -187,6 +195,8 @@ class Margins:
         if isinstance(margins, Margins):
             if totals is None:
                 totals = margins.numeric
+            if population is None:
+                population = margins.population
             margins = {m.key: m.values for m in margins}
         numeric = _numeric_totals(totals)
         if margins is None and len(numeric):
@@ -208,6 +218,7 @@ class Margins:
             self._items = self._rescaled(rescale_to)
         if items:
             self._check_totals()
+        self._population = None if population is None else self._check_population(population)
         if check_consistency:
             self._check_shared_variables()
 
@@ -287,9 +298,16 @@ class Margins:
         return self.variables + tuple(self._numeric.index)
 
     @property
+    def population(self) -> float | None:
+        """The population size given with ``population=`` (the intercept of a numeric-only calibration)."""
+        return self._population
+
+    @property
     def total(self) -> float:
-        """The population total of the categorical margins (NaN with numeric totals only)."""
-        return self._items[0].total if self._items else float("nan")
+        """The population total: that of the categorical margins, else ``population`` (NaN without either)."""
+        if self._items:
+            return self._items[0].total
+        return float("nan") if self._population is None else self._population
 
     def categories(self, variable: str) -> pd.Index:
         """The categories of ``variable``, in the order of the first margin that names it."""
@@ -303,19 +321,20 @@ class Margins:
         wanted = [_normalise_key(k) for k in keys]
         numeric = {c: v for c, v in self._numeric.items() if (c,) in wanted}
         return Margins({m.key: m.values for m in self._items if m.variables in wanted}, totals=numeric or None,
-                       name=self.name)
+                       population=self._population, name=self.name)
 
     def shares(self) -> "Margins":
         """The same margins divided by the total (a copy; the totals are kept on ``self``).
 
         Numeric totals become population means (total / population)."""
         numeric = (self._numeric / self.total).to_dict() if len(self._numeric) else None
-        return Margins({m.key: m.values / m.total for m in self._items}, totals=numeric, name=self.name)
+        return Margins({m.key: m.values / m.total for m in self._items}, totals=numeric,
+                       population=None if self._population is None else 1.0, name=self.name)
 
     def __repr__(self) -> str:
         labels = ", ".join([m.label for m in self._items] + [f"{c} (numeric)" for c in self._numeric.index])
         region = f" {self.name!r}" if self.name else ""
-        total = f"; total {self.total:,.6g}" if self._items else ""
+        total = f"; total {self.total:,.6g}" if self._items or self._population is not None else ""
         return f"<Margins{region}: {labels}{total}>"
 
     # -------------------------------------------------------- long-format I/O
@@ -326,7 +345,8 @@ class Margins:
         that :func:`personacal.calibrate.read_margins` reads (add a region
         column to hold several regions in one file). Numeric totals add a
         ``kind`` column: "category" for margin cells, "total" for a numeric
-        column's total (``margin`` is then the column name).
+        column's total (``margin`` is then the column name), "population" for
+        ``population=`` when there is no categorical margin.
         """
         rows = []
         for m in self._items:
@@ -339,6 +359,8 @@ class Margins:
             return pd.concat(rows, ignore_index=True)[columns]
         rows.append(pd.DataFrame({"margin": list(self._numeric.index), "value": self._numeric.to_numpy(),
                                   "kind": "total"}))
+        if self._population is not None and not self._items:
+            rows.append(pd.DataFrame({"margin": [POPULATION], "value": [self._population], "kind": "population"}))
         out = pd.concat(rows, ignore_index=True)
         out["kind"] = out["kind"].fillna("category") if "kind" in out else "category"
         return out[["margin", "kind", *self.variables, "value"]]
@@ -352,11 +374,14 @@ class Margins:
                     f"margins table needs a '{col}' column; it has {list(frame.columns)} "
                     "(format: margin, one column per variable, value)"
                 )
-        totals = None
+        totals = population = None
         if "kind" in frame.columns:
-            kinds = set(frame["kind"].dropna()) - {"category", "total"}
+            kinds = set(frame["kind"].dropna()) - {"category", "total", "population"}
             if kinds or frame["kind"].isna().any():
-                raise InputError(f"`kind` of a margins table must be 'category' or 'total' on every row; got {sorted(kinds)}")
+                raise InputError("`kind` of a margins table must be 'category', 'total' or 'population' on every "
+                                 f"row; got {sorted(kinds)}")
+            if (frame["kind"] == "population").any():
+                population = float(frame.loc[frame["kind"] == "population", "value"].iloc[0])
             numeric = frame[frame["kind"] == "total"]
             if numeric["margin"].duplicated().any():
                 raise InputError(f"numeric totals listed twice: {numeric['margin'][numeric['margin'].duplicated()].tolist()}")
@@ -380,7 +405,7 @@ class Margins:
             else:
                 index = pd.MultiIndex.from_frame(block[list(variables)])
                 margins[variables] = pd.Series(block["value"].to_numpy(), index=index)
-        return cls(margins, totals=totals, name=name, **kwargs)
+        return cls(margins, totals=totals, population=population, name=name, **kwargs)
 
     # ------------------------------------------------------------- validation
     def _rescaled(self, anchor) -> tuple[Margin, ...]:
@@ -401,6 +426,15 @@ class Margins:
                 raise InvalidValueError(f"margin '{m.label}' sums to 0 and cannot be rescaled")
             out.append(Margin(m.variables, m.values * (target_total / m.total)))
         return tuple(out)
+
+    def _check_population(self, population) -> float:
+        check_param("Margins", "population", population, Interval("real", 0, None, closed="neither"),
+                    error=InvalidValueError)
+        population = float(population)
+        if self._items and abs(population - self.total) > CONSISTENCY_RTOL * population:
+            raise MarginTotalsError(f"`population` of Margins is {population:,.10g} but the margins sum to "
+                                    f"{self.total:,.10g}{self._region_note()}; they must agree")
+        return population
 
     def _check_totals(self) -> None:
         totals = {m.label: m.total for m in self._items}

@@ -7,9 +7,11 @@ import warnings
 import cvxpy as cp
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from .._validation import Options, check_params
 from ..errors import InfeasibleBoundsError
+from ._auxiliary import calibration_matrix
 from ._cells import Cells, collapse_cells
 from ._checks import ITERATION_OPTIONS, check_bounds, finish
 from ._encode import check_cells, check_design_weights, design_totals, encode_sample
@@ -72,6 +74,8 @@ def min_distance(
     Solved as a convex programme with cvxpy (Clarabel). With ``distance="chi2"``
     and bounds this is the truncated-linear calibration of R survey
     (``calfun="linear", bounds=``); with ``"entropy"`` it is bounded raking.
+    Numeric totals in ``margins`` (``Margins(..., totals=)``) are met too; the
+    problem is then solved on units instead of cells.
 
     When no weights inside ``bounds`` meet every target, the margin cells that
     conflict are named (from the slack of an L1-closest relaxation). With
@@ -87,10 +91,15 @@ def min_distance(
     lower, upper = checked if checked is not None else (-np.inf, np.inf)
     if distance == "entropy":
         lower = max(lower, 0.0)
-    enc = encode_sample(sample, margins, func=func)
     d = check_design_weights(weights, sample, func)
-    check_cells(enc, design_totals(enc, d), func)
-    cells = collapse_cells(enc, d)
+    if isinstance(margins, Margins) and len(margins.numeric):
+        aux = calibration_matrix(sample, margins, d, func=func)
+        enc, cells = aux.enc, _unit_cells(aux, d)
+    else:
+        aux = None
+        enc = encode_sample(sample, margins, func=func)
+        check_cells(enc, design_totals(enc, d), func)
+        cells = collapse_cells(enc, d)
     conflicts = conflicting_constraints(cells, max(lower, 0.0) if distance == "entropy" else lower, upper) \
         if np.isfinite(lower) or np.isfinite(upper) else []
     notes: tuple[str, ...] = ()
@@ -118,7 +127,11 @@ def min_distance(
     if np.isfinite(lower) or np.isfinite(upper):
         g_cell = np.clip(g_cell, lower, upper)  # solver round-off only; bounds hold to ~1e-12
     w = d * g_cell[cells.unit_cell]
-    check = MarginCheck(enc, unit_totals(enc, d, w))
+    numeric = None
+    if aux is not None:
+        k = aux.n_categorical
+        numeric = (list(aux.numeric), aux.totals[k:], aux.x[:, k:].T @ d, aux.x[:, k:].T @ w)
+    check = MarginCheck(enc, unit_totals(enc, d, w) if enc is not None else [], numeric=numeric)
     error = float(check.table["rel_error"].max())
     result = WeightingResult(
         weights=pd.Series(w, index=sample.index, name="weight"),
@@ -138,3 +151,10 @@ def min_distance(
     if conflicts:
         return result
     return finish(result, "raise", hint="The solver's accuracy may be below tol; loosen tol (default 1e-6).")
+
+
+def _unit_cells(aux, d: np.ndarray) -> Cells:
+    """Every unit its own cell, the constraints the rows of the calibration matrix (numeric totals)."""
+    n = len(d)
+    labels = [tuple(name.split(" = ", 1)) if " = " in name else (name, "(total)") for name in aux.names]
+    return Cells(np.zeros((n, 0)), d, np.arange(n), sp.csr_matrix(aux.x.T), aux.totals, labels)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 
-from ._calibrate import calibrate_impl
-from ._checks import check_bounds, check_options, finish
+from ..errors import InputError
+from ._calibrate import calibrate, calibrate_impl
+from ._checks import check_bounds, check_options, finish, scalar_bounds
+from ._design_steps import raking_step
 from ._encode import EncodedSample, cell_index, check_cells, check_design_weights, encode_sample
 from ._feasibility import explain_nonconvergence
 from ._ipf_kernels import ipf_dense
@@ -16,12 +19,13 @@ from ._rake_numba import rake_units_with_totals, unit_totals
 from ._margins import Margins
 from ._by_region import by_region
 from ._results import MarginCheck, WeightingResult
+from ._survey_design import SurveyDesign, weighting_input
 
 __all__ = ["rake"]
 
 
 def rake(
-    sample: pd.DataFrame,
+    sample: pd.DataFrame | SurveyDesign,
     margins: Margins | dict,
     *,
     weights=None,
@@ -37,7 +41,11 @@ def rake(
     Parameters
     ----------
     sample
-        One row per unit; the margins' variables are categorical columns.
+        One row per unit; the margins' variables are categorical columns. Or a
+        :class:`SurveyDesign`: its current weights are d and ``result.design`` is
+        the raked design (standard errors as R's ``rake()``: its sweep-by-sweep
+        residuals; ``calibrate(design, method="raking")`` gives the same weights
+        with the GREG residuals instead).
     margins
         A :class:`Margins`, or with ``by`` a mapping ``{region: Margins}``.
     weights
@@ -58,19 +66,29 @@ def rake(
     WeightingResult (or RegionalResult with ``by``).
     """
     check_options("rake", tol=tol, max_iter=max_iter, on_nonconvergence=on_nonconvergence)
+    frame, d_design, design = weighting_input(sample, weights, by=by, func="rake")
+    if isinstance(margins, Margins) and len(margins.numeric):
+        raise InputError(f"rake takes categorical margins only; margins give numeric totals for "
+                         f"{list(margins.numeric.index)}: use calibrate(..., method='raking') for those")
     if by is not None:
         return by_region(
             rake, sample, margins, by=by, label="rake", progress=progress,
             weights=weights, bounds=bounds, tol=tol, max_iter=max_iter, on_nonconvergence=on_nonconvergence,
         )
+    if bounds is not None and (design is not None or not scalar_bounds(bounds)):
+        # per-unit bounds, or a design: the unit-level bounded raking of calibrate()
+        result = calibrate(sample, margins, method="raking", bounds=bounds, weights=weights, tol=tol,
+                           max_iter=max_iter, on_nonconvergence=on_nonconvergence)
+        return replace(result, method="rake (bounded)")
     if check_bounds("rake", bounds) is not None:
         return calibrate_impl(
             sample, margins, method="raking", bounds=bounds, weights=weights, tol=tol,
             max_iter=max_iter, on_nonconvergence=on_nonconvergence, label="rake (bounded)",
         )
-    enc = encode_sample(sample, margins, func="rake")
-    d = check_design_weights(weights, sample, "rake")
+    enc = encode_sample(frame, margins, func="rake")
+    d = check_design_weights(weights, frame, "rake") if design is None else d_design
     w, n_iter, history, error, totals = _rake_arrays(enc, d, tol=tol, max_iter=max_iter)
+    sample = frame
     result = WeightingResult(
         # w (and d when none was given) are fresh arrays owned here: no defensive copy of 8 B/row;
         # user-given design weights may share the caller's memory, so they are copied
@@ -86,6 +104,11 @@ def rake(
         margin_check=MarginCheck(enc, totals),
         region=margins.name,
     )
+    if design is not None:
+        codes = [enc.margin_codes(m).astype(np.int64) for m in enc.margins]
+        step = raking_step(codes, w, [np.nan_to_num(m.target).ravel() for m in enc.margins], tol=tol,
+                           max_iter=max_iter)
+        result = replace(result, design=design.with_step(w, step))
     hint = "" if result.converged else explain_nonconvergence(enc, d, func="rake", on_nonconvergence=on_nonconvergence)
     return finish(result, on_nonconvergence, hint=hint)
 

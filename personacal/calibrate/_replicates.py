@@ -27,8 +27,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._random import check_random_state
-from ..errors import InputError
-from ._greg import calibrate_g, cluster_mean, trim_g
+from ..errors import InputError, SurveyDesignError
+from ._greg import calibrate_g, cluster_mean, trim_g, trim_weights, unit_bounds
 from ._rake_numba import rake_units_with_totals
 
 __all__ = [
@@ -42,6 +42,7 @@ __all__ = [
     "poststratify_replicates",
     "rake_replicates",
     "recalibrate_replicates",
+    "trim_replicates",
     "make_replicates",
 ]
 
@@ -84,7 +85,7 @@ def _fpc_factor(popsize, n: int, where: str) -> float:
     if popsize is None or np.isinf(popsize):
         return 1.0
     if popsize < n:
-        raise InputError(f"population size {popsize:g} is smaller than the {n} sampled PSUs in {where}")
+        raise SurveyDesignError(f"population size {popsize:g} is smaller than the {n} sampled PSUs in {where}")
     return (popsize - n) / popsize
 
 
@@ -93,11 +94,11 @@ def jk1_replicates(psu: np.ndarray, popsize=None) -> ReplicateWeights:
     _, first, code = _first_appearance(np.asarray(psu))
     n = len(first)
     if n < 2:
-        raise InputError("JK1 replicates need at least two PSUs")
+        raise SurveyDesignError("JK1 replicates need at least two PSUs")
     if popsize is not None:
         sizes = np.unique(np.asarray(popsize, dtype=float))
         if len(sizes) > 1:
-            raise InputError(f"JK1 replicates need one population size for the whole design; got {sizes[:5].tolist()}")
+            raise SurveyDesignError(f"JK1 replicates need one population size for the whole design; got {sizes[:5].tolist()}")
         popsize = float(sizes[0])
     f = _fpc_factor(popsize, n, "the design")
     multipliers = np.where(code[:, None] == np.arange(n)[None, :], 0.0, n / (n - 1))
@@ -124,7 +125,7 @@ def jkn_replicates(strata: np.ndarray, psu: np.ndarray, popsize=None, *, lonely_
             continue  # a census stratum has no sampling variance: no replicate (R's survey.drop.replicates)
         if n_h == 1:
             if lonely_psu == "fail":
-                raise InputError(
+                raise SurveyDesignError(
                     f"stratum {stratum_values[h]!r} has only one PSU, so JKn cannot drop it; set lonely_psu to "
                     "'certainty', 'remove', 'adjust' or 'average', or merge that stratum with a neighbour"
                 )
@@ -163,7 +164,7 @@ def bootstrap_replicates(
         sizes.append(n_h)
         size = None if popsize is None else float(np.asarray(popsize, dtype=float)[psu_first[members[0]]])
         if size is not None and size < n_h:
-            raise InputError(f"population size {size:g} is smaller than the {n_h} sampled PSUs in stratum {h!r}")
+            raise SurveyDesignError(f"population size {size:g} is smaller than the {n_h} sampled PSUs in stratum {h!r}")
         for r in range(replicates):
             if size is None or np.isinf(size):
                 drawn = rng.integers(0, n_h, size=n_h)
@@ -224,29 +225,34 @@ def make_replicates(kind: str, psu, *, strata=None, popsize=None, lonely_psu: st
     stratified = strata is not None
     if kind == "JK1":
         if stratified:
-            raise InputError("JK1 replicates are for unstratified designs; use kind='JKn' for a stratified one")
+            raise SurveyDesignError("JK1 replicates are for unstratified designs; use kind='JKn' for a stratified one")
         return jk1_replicates(psu, popsize)
     if kind == "JKn":
         if not stratified:
-            raise InputError("JKn replicates need strata; use kind='JK1' or 'bootstrap' for an unstratified design")
+            raise SurveyDesignError("JKn replicates need strata; use kind='JK1' or 'bootstrap' for an unstratified design")
         return jkn_replicates(strata, psu, popsize, lonely_psu=lonely_psu)
     strata = np.zeros(len(psu), dtype=int) if strata is None else strata
     return bootstrap_replicates(strata, psu, popsize, replicates=replicates, random_state=random_state)
 
 
 def recalibrate_replicates(weights: np.ndarray, x: np.ndarray, totals: np.ndarray, *, trim=None,
-                           cluster=None, **calibrate_options) -> tuple[np.ndarray, list[int]]:
+                           cluster=None, bounds_on_weights: bool = False, **calibrate_options
+                           ) -> tuple[np.ndarray, list[int]]:
     """Calibrate every replicate's weights afresh (R's ``calibrate`` on a replicate design).
 
     Returns the calibrated replicate weights and the replicates whose
     calibration did not converge (R only warns about those and keeps the last
     iterate; the caller decides). ``trim`` = (lower, upper) on g as
-    ``calibrate(trim=)``, applied per replicate.
+    ``calibrate(trim=)``, applied per replicate. With ``bounds_on_weights``
+    the ``lower``/``upper`` options bound the weights and become bounds on g
+    per replicate (R ignores ``bounds.const`` on replicate designs).
     """
     out = np.empty_like(weights)
     failed = []
+    on_w = (calibrate_options.pop("lower", -np.inf), calibrate_options.pop("upper", np.inf))
     for r in range(weights.shape[1]):
-        fit = calibrate_g(x, weights[:, r], totals, cluster=cluster, **calibrate_options)
+        lower, upper = unit_bounds(*on_w, weights[:, r], on_weights=bounds_on_weights)
+        fit = calibrate_g(x, weights[:, r], totals, cluster=cluster, lower=lower, upper=upper, **calibrate_options)
         g = fit.g
         if trim is not None:
             base = weights[:, r] if cluster is None else cluster_mean(weights[:, r], cluster)
@@ -255,6 +261,12 @@ def recalibrate_replicates(weights: np.ndarray, x: np.ndarray, totals: np.ndarra
             failed.append(r)
         out[:, r] = weights[:, r] * g
     return out, failed
+
+
+def trim_replicates(weights: np.ndarray, lower: float, upper: float, *, strict: bool = False) -> np.ndarray:
+    """R's ``trimWeights`` rule applied to each replicate's weights in turn."""
+    return np.column_stack([trim_weights(weights[:, r], lower, upper, strict=strict)[0]
+                            for r in range(weights.shape[1])])
 
 
 def rake_replicates(weights: np.ndarray, cell_of_unit, targets, *, tol: float = 1e-13,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import warnings
 
@@ -15,6 +16,9 @@ from ..errors import InputError
 from ._diagnostics import WEIGHT_DIAGNOSTIC_LABELS, asmd, design_effect, kish_ess, weight_diagnostics, weight_ratio
 from ._encode import EncodedSample
 from ._margins import Margins
+
+if TYPE_CHECKING:
+    from ._survey_design import SurveyDesign
 
 __all__ = ["WeightingResult", "TableResult", "RegionalResult", "JointResult", "MarginCheck", "margin_table",
            "unit_totals"]
@@ -72,21 +76,58 @@ def unit_totals(enc: EncodedSample, initial: np.ndarray, final: np.ndarray) -> l
     return out
 
 
-class MarginCheck:
-    """Per-margin-cell initial and achieved totals; the labelled table is built on first use."""
+#: The category label of a numeric auxiliary's row in the margin check table.
+NUMERIC_TOTAL = "(total)"
+MARGIN_TABLE_COLUMNS = ["margin", "category", "target", "initial", "achieved", "rel_error", "target_share",
+                        "asmd_before", "asmd_after"]
 
-    def __init__(self, enc: EncodedSample, totals: list[tuple[np.ndarray, np.ndarray]]):
+
+def numeric_table(names, target, initial, achieved) -> pd.DataFrame:
+    """Rows of the margin check for numeric totals (no shares or ASMD: they are not distributions)."""
+    target, achieved = np.asarray(target, dtype=float), np.asarray(achieved, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel = np.where(target != 0, np.abs(achieved - target) / np.abs(target), np.abs(achieved))
+    return pd.DataFrame({"margin": list(names), "category": NUMERIC_TOTAL, "target": target,
+                         "initial": np.asarray(initial, dtype=float), "achieved": achieved, "rel_error": rel,
+                         "target_share": np.nan, "asmd_before": np.nan, "asmd_after": np.nan})
+
+
+class MarginCheck:
+    """Per-margin-cell initial and achieved totals; the labelled table is built on first use.
+
+    ``numeric``: ``(names, target, initial, achieved)`` of numeric auxiliaries, listed after the cells.
+    """
+
+    def __init__(self, enc: EncodedSample | None, totals: list[tuple[np.ndarray, np.ndarray]], numeric=None):
         self._enc = enc
         self._totals = totals
+        self._numeric = numeric
 
     @cached_property
     def table(self) -> pd.DataFrame:
-        return margin_table(self._enc, self._totals)
+        frames = []
+        if self._enc is not None and self._enc.margins:
+            frames.append(margin_table(self._enc, self._totals))
+        if self._numeric is not None and len(self._numeric[0]):
+            frames.append(numeric_table(*self._numeric))
+        if not frames:
+            return pd.DataFrame(columns=MARGIN_TABLE_COLUMNS)
+        return pd.concat(frames, ignore_index=True)
 
 
 def _weight_facts(weights: np.ndarray) -> dict[str, object]:
     """:func:`weight_diagnostics` under the labels summaries print."""
     return {WEIGHT_DIAGNOSTIC_LABELS[k]: v for k, v in weight_diagnostics(weights).items()}
+
+
+def _describe_bounds(bounds) -> str:
+    """``[L, U] on g`` for scalar bounds, the range of per-unit ones, and what they bound."""
+    lower, upper, on = (*bounds, "g = w/d") if len(bounds) == 2 else bounds
+    sides = []
+    for side in (lower, upper):
+        arr = np.asarray(side, dtype=float)
+        sides.append(f"{float(arr):g}" if arr.ndim == 0 else f"per unit {arr.min():g}..{arr.max():g}")
+    return f"[{sides[0]}, {sides[1]}] on {on}"
 
 
 @dataclass(frozen=True)
@@ -106,13 +147,15 @@ class WeightingResult:
     tol: float
     margins: Margins | None
     margin_check: MarginCheck
-    bounds: tuple[float, float] | None = None
+    bounds: tuple | None = None
     region: str | None = None
     notes: tuple[str, ...] = field(default=())
+    #: The weighted survey design, when the input was a :class:`SurveyDesign` (its weights are these).
+    design: "SurveyDesign | None" = field(default=None, repr=False)
 
     @property
     def margin_errors(self) -> pd.DataFrame:
-        """One row per margin cell: target, initial and achieved totals, relative error, ASMD."""
+        """One row per margin cell (and numeric total): target, initial and achieved totals, relative error, ASMD."""
         return self.margin_check.table
 
     @property
@@ -158,8 +201,10 @@ class WeightingResult:
         }
         if self.bounds is not None:
             g = self.g.to_numpy()
-            facts["bounds on g = w/d"] = f"[{self.bounds[0]:g}, {self.bounds[1]:g}]"
+            facts["bounds"] = _describe_bounds(self.bounds)
             facts["g range"] = f"[{g.min():.6g}, {g.max():.6g}]"
+        if self.design is not None:
+            facts["survey design"] = self.design.describe()
         facts |= _weight_facts(self.weights.to_numpy())
         facts["design effect before (design weights)"] = design_effect(self.design_weights.to_numpy())
         tables = {}

@@ -1,0 +1,103 @@
+"""The unit-level calibration matrix: one dummy per listed margin cell, one column per numeric total.
+
+Categorical-only calibration with scalar bounds collapses units to cells
+(``_cells``); everything else — numeric auxiliaries, per-unit bounds, bounds on
+the weights, ``variance=``, cluster-level calibration, survey designs — works
+on this matrix, one row per unit, as R survey's model matrix. Full dummy sets
+are fine (the solvers use pseudo-inverses); there is no implicit intercept:
+the categorical margins already span it, and with numeric totals only there is
+none (R's ``~enroll - 1``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ..errors import EmptyCategoryError, InputError, MissingValueError
+from ._encode import EncodedSample, check_cells, design_totals, encode_sample
+from ._margins import POPULATION, Margins
+
+__all__ = ["Auxiliaries", "calibration_matrix", "numeric_column"]
+
+
+@dataclass(frozen=True)
+class Auxiliaries:
+    """x (n, p), the population totals (p,), a name per column, and the encoded categorical margins."""
+
+    x: np.ndarray
+    totals: np.ndarray
+    names: list[str]
+    enc: EncodedSample | None
+    numeric: tuple[str, ...]  # the columns after the categorical dummies: "(population)" and numeric totals
+
+    @property
+    def n_categorical(self) -> int:
+        return len(self.names) - len(self.numeric)
+
+
+def numeric_column(sample: pd.DataFrame, column: str, *, func: str, what: str = "a numeric total") -> np.ndarray:
+    """A numeric column as floats, naming the column when it is absent, not numeric or has missing values."""
+    if column not in sample.columns:
+        raise InputError(f"margins give {what} for column {column!r}, which the sample lacks")
+    values = sample[column]
+    if not (pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)):
+        raise InputError(
+            f"column {column!r} has {what} but holds {values.dtype} values; {func} needs numbers there "
+            "(for a categorical variable give a categorical margin instead)"
+        )
+    arr = values.to_numpy(dtype=float)
+    missing = ~np.isfinite(arr)
+    if missing.any():
+        raise MissingValueError(
+            f"column {column!r} has {int(missing.sum())} missing or infinite value(s); {func} needs a number on every "
+            "row. Drop those rows or impute them"
+        )
+    return arr
+
+
+def calibration_matrix(sample: pd.DataFrame, margins: Margins, d: np.ndarray, *, func: str) -> Auxiliaries:
+    """The dense calibration matrix of ``margins`` on ``sample`` (design weights ``d`` for the cell checks)."""
+    n = len(sample)
+    blocks, totals, names = [], [], []
+    enc = None
+    if len(margins):
+        enc = encode_sample(sample, margins, func=func)
+        check_cells(enc, design_totals(enc, d), func)
+        for m in enc.margins:
+            target = m.target.ravel()
+            listed = np.flatnonzero(~np.isnan(target))
+            position = np.full(target.size, -1)
+            position[listed] = np.arange(len(listed))
+            block = np.zeros((n, len(listed)))
+            cell = position[enc.margin_codes(m)]
+            inside = cell >= 0  # rows in unlisted cells carry no design weight (check_cells)
+            block[np.flatnonzero(inside), cell[inside]] = 1.0
+            blocks.append(block)
+            totals.append(target[listed])
+            for flat in listed:
+                idx = np.unravel_index(flat, m.target.shape)
+                names.append(f"{m.label} = " + " × ".join(str(enc.categories[a][i]) for a, i in zip(m.axes, idx)))
+    population = () if len(margins) or margins.population is None else (POPULATION,)
+    if population:
+        # the intercept of a numeric-only calibration: the weights sum to the population
+        blocks.append(np.ones((n, 1)))
+        totals.append(np.array([margins.population]))
+        names.append(POPULATION)
+    numeric = tuple(margins.numeric.index)
+    if numeric:
+        columns = np.column_stack([numeric_column(sample, c, func=func) for c in numeric])
+        blocks.append(columns)
+        totals.append(margins.numeric.to_numpy(dtype=float))
+        names += list(numeric)
+        carried = (columns[d > 0] != 0).any(axis=0)
+        empty = [(c, t) for c, t, ok in zip(numeric, margins.numeric, carried) if not ok and t != 0]
+        if empty:
+            raise EmptyCategoryError(
+                f"numeric column(s) {[c for c, _ in empty]} are 0 on every row with a positive design weight, but "
+                f"their totals are {[t for _, t in empty]}; no weighting can reach them. Drop those totals"
+            )
+    x = np.hstack(blocks) if len(blocks) > 1 else blocks[0]
+    return Auxiliaries(x, np.concatenate(totals), names, enc, population + numeric)

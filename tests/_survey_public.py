@@ -1,0 +1,206 @@
+"""Replay an R survey reference case (tests/results/r_survey/) through personacal's PUBLIC API.
+
+Where ``_survey_cases.py`` feeds R's model matrix to the kernels, this module does
+what a user does: builds a ``SurveyDesign`` from the data columns R's
+``svydesign`` call names, turns R's population vector (treatment-coded model
+matrix totals) into ``Margins`` of categories and numeric totals, and calls
+``calibrate`` / ``rake`` / ``poststratify`` / ``trim`` and ``design.mean`` /
+``design.total``. The translation of R's inputs is test code; the numbers it
+is compared with are R's.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+import r_survey as ref
+
+from personacal.calibrate import Margins, SurveyDesign, calibrate, poststratify, rake, trim
+
+#: R's svydesign calls (tests/results/README_survey.md), as SurveyDesign arguments on the data files.
+DESIGNS = {
+    "strat": dict(weights="pw", strata="stype", fpc="popsize1"),
+    "strat_nofpc": dict(weights="pw", strata="stype"),
+    "clus1": dict(weights="pw", clusters="dnum", fpc="popsize1"),
+    "clus1_nofpc": dict(weights="pw", clusters="dnum"),
+    "clus2": dict(clusters=["dnum", "snum"], fpc=["popsize1", "popsize2"]),
+    "clus2a": dict(clusters=["dnum", "snum"], fpc=["popsize1", "popsize2"]),
+    "lonely": dict(weights="pw", strata="cname"),
+    "kalton": dict(),
+    "badcal": dict(weights="weight"),
+}
+#: Factor columns of the api data; anything else in a model matrix is numeric.
+FACTORS = ("stype", "sch.wide", "comp.imp", "cname")
+#: Factors that only exist as model-matrix dummies in the reference files (reference level "1").
+DUMMY_FACTORS = {"a": "a", "b": "b", "factor(x)": "x"}
+#: Calls the public API does not offer (R's calibrate(stage=1): within-cluster GREG) - kernel replay only.
+NOT_PUBLIC = {"e06_clus2a_stage1_greg"}
+
+
+def _term(name: str) -> tuple[str, str] | None:
+    """(factor, level) of a dummy column such as 'stypeH' or 'a2'; None for a numeric column."""
+    for factor in FACTORS:
+        if name.startswith(factor) and len(name) > len(factor):
+            return factor, name[len(factor):]
+    for factor, column in DUMMY_FACTORS.items():
+        if name.startswith(factor) and name[len(factor):].isdigit():
+            return column, name[len(factor):]
+    return None
+
+
+def sample_frame(case_id: str) -> pd.DataFrame:
+    """The design data plus the columns that exist only in R's model matrix (kalton's a, b; badcal's x)."""
+    case = ref.case_spec(case_id)
+    data = ref.load_design_data(case["design"]).copy()
+    x_cases = [c for c in [case_id] if any(s["op"] == "calibrate" for s in case["steps"])]
+    for cid in x_cases:
+        x = ref.load_x(cid)
+        for column in x.columns:
+            if column == "(Intercept)" or ":" in column:
+                continue
+            term = _term(column)
+            if term is None and column not in data:
+                data[column] = x[column].to_numpy(float)
+            elif term is not None and term[0] not in data:
+                factor = term[0]
+                dummies = [c for c in x.columns if _term(c) and _term(c)[0] == factor and ":" not in c]
+                level = np.full(len(x), "1", dtype=object)
+                for c in dummies:
+                    level[x[c].to_numpy() == 1] = _term(c)[1]
+                data[factor] = level
+    return data
+
+
+def _levels(data: pd.DataFrame, factor: str) -> list[str]:
+    return sorted(pd.unique(data[factor].astype(str)))
+
+
+def margins_from_r(case_id: str, data: pd.DataFrame) -> Margins:
+    """R's population vector (model-matrix totals) as categorical margins and numeric totals.
+
+    Each margin's cell totals solve C' t = T, C the treatment-coded columns (intercept, main
+    effects and interactions inside the margin's variables) evaluated at each cell.
+    """
+    x = ref.load_x(case_id)
+    totals = ref.load_totals(case_id).set_index("cell")["value"]
+    terms = {c: [] if c == "(Intercept)" else [_term(t) for t in c.split(":")] for c in x.columns}
+    numeric = {c: float(totals[c]) for c, parts in terms.items() if parts and any(p is None for p in parts)}
+    factor_sets = [tuple(dict.fromkeys(p[0] for p in parts)) for c, parts in terms.items()
+                   if parts and c not in numeric]
+    maximal = [s for s in dict.fromkeys(factor_sets) if not any(set(s) < set(o) for o in factor_sets)]
+    margins = {}
+    for variables in maximal:
+        columns = [c for c, parts in terms.items() if c not in numeric and {p[0] for p in parts} <= set(variables)]
+        cells = list(pd.MultiIndex.from_product([_levels(data, v) for v in variables], names=list(variables)))
+        basis = np.array([[all(dict(zip(variables, cell))[f] == lvl for f, lvl in terms[c]) for c in columns]
+                          for cell in cells], dtype=float)
+        cell_totals = np.linalg.solve(basis.T, totals[columns].to_numpy(float))
+        index = pd.MultiIndex.from_tuples(cells, names=list(variables)) if len(variables) > 1 \
+            else pd.Index([c[0] for c in cells], name=variables[0])
+        margins[variables if len(variables) > 1 else variables[0]] = pd.Series(cell_totals, index=index)
+    population = float(totals["(Intercept)"]) if "(Intercept)" in totals and not margins else None
+    return Margins(margins or None, totals=numeric or None, population=population)
+
+
+def _table(case_id: str, margin: str, data: pd.DataFrame) -> pd.Series:
+    rows = ref.load_totals(case_id)
+    rows = rows[rows["margin"] == margin]
+    variables = margin.split("+")
+    cells = [tuple(c.split("|")) for c in rows["cell"]]
+    index = pd.MultiIndex.from_tuples(cells, names=variables) if len(variables) > 1 \
+        else pd.Index([c[0] for c in cells], name=variables[0])
+    return pd.Series(rows["value"].to_numpy(float), index=index)
+
+
+def _calibrate(design, spec, case_id, data):
+    margins = margins_from_r(case_id, data)
+    if spec["bounds"] == "per_unit":
+        bounds = ref.load_unit_bounds(case_id)
+    else:
+        lower, upper = float(spec["bounds"]["lower"]), float(spec["bounds"]["upper"])
+        bounds = None if np.isinf(lower) and np.isinf(upper) else (lower, upper)
+    variance = None
+    if spec.get("variance"):
+        v = spec["variance"]
+        variance = v["column"] if v["kind"] == "column" else ref.load_x(case_id).to_numpy(float) @ np.atleast_1d(
+            v["value"])
+    cluster = True if spec.get("aggregate_stage") else spec.get("aggregate_index")
+    trim_g = None if spec.get("trim") is None else tuple(float(t) for t in spec["trim"])
+    return calibrate(design, margins, method=spec["calfun"], bounds=bounds,
+                     bounds_on="weights" if spec["bounds_const"] else "g", variance=variance, cluster=cluster,
+                     trim=trim_g, tol=1e-13, max_iter=1000, on_nonconvergence="raise").design
+
+
+def _rake(design, spec, case_id, data):
+    tables = {}
+    for margin in spec["margins"]:
+        key = tuple(margin.split("+"))
+        tables[key if len(key) > 1 else key[0]] = _table(case_id, margin, data)
+    return rake(design, Margins(tables), tol=1e-14, max_iter=1000).design
+
+
+def _poststratify(design, spec, case_id, data):
+    return poststratify(design, _table(case_id, "+".join(spec["strata"]), data), partial=spec["partial"]).design
+
+
+def _trim(design, spec, case_id, data):
+    return trim(design, rule="additive", lower=float(spec["lower"]), upper=float(spec["upper"]),
+                strict=spec["strict"]).design
+
+
+STEPS = {"calibrate": _calibrate, "rake": _rake, "poststratify": _poststratify, "trim_weights": _trim}
+
+
+def base_design(case_id: str) -> SurveyDesign:
+    case = ref.case_spec(case_id)
+    return SurveyDesign(sample_frame(case_id), lonely_psu=case["lonely_psu"], **DESIGNS[case["design"]])
+
+
+@lru_cache(maxsize=None)
+def public_design(case_id: str) -> SurveyDesign:
+    """The case's design, with R's replicates (JK1/JKn rebuilt, bootstrap as R drew it) and weighting steps."""
+    case = ref.case_spec(case_id)
+    design = base_design(case_id)
+    if case.get("replicate"):
+        mult, scale, rscales, meta = ref.load_replicates(case["replicate"])
+        if meta["type"] in ("JK1", "JKn"):
+            design = design.with_replicates(meta["type"])
+        else:
+            design = design.with_replicate_weights(mult, multipliers=True, scale=scale, rscales=rscales,
+                                                   kind=meta["type"])
+    data = design.data
+    for spec in case["steps"]:
+        design = STEPS[spec["op"]](design, spec, case_id, data)
+    return design
+
+
+def _split_variable(name: str, data: pd.DataFrame) -> tuple[str, str]:
+    """R's estimate name ('api00', 'stypeH', 'sch.wideNo') as (column, category)."""
+    if name in data.columns:
+        return name, ""
+    term = _term(name)
+    return term if term else (name, "")
+
+
+def public_estimates(case_id: str) -> pd.DataFrame:
+    """R's estimates table with ours (from design.mean / design.total) beside it: columns ours, our_se."""
+    design = public_design(case_id)
+    table = ref.load_estimates(case_id).copy()
+    data = design.data
+    ours = pd.Series(np.nan, index=table.index)
+    our_se = pd.Series(np.nan, index=table.index)
+    for (statistic, by), rows in table.groupby(["statistic", "by"]):
+        parsed = [_split_variable(v, data) for v in rows["variable"]]
+        columns = list(dict.fromkeys(p[0] for p in parsed))
+        method = design.mean if statistic == "mean" else design.total
+        result = method(columns, group=by or None).table
+        result = result.assign(_group=result[by].astype(str) if by else "")
+        key = result.set_index(["variable", "category", "_group"])
+        for i, (column, category), group in zip(rows.index, parsed, rows["group"]):
+            ours[i] = key.loc[(column, category, group), "estimate"]
+            our_se[i] = key.loc[(column, category, group), "se"]
+    table["ours"] = ours
+    table["our_se"] = our_se
+    return table
