@@ -81,9 +81,10 @@ def _rescaling_hint(x, d, totals, bounds) -> str:
         ratios = totals / (x.T @ d)
     if bounds is None or not (np.isfinite(ratios).all() and (ratios > 20).all()):
         return ""
-    return (f". Every total is over 20 times its design-weighted estimate (mean ratio {ratios.mean():.6g}): R "
-            "would rescale the design weights by that mean first and apply the bounds after it; to do the same, "
-            "multiply the design weights by it")
+    return (f". Every total is over 20 times its design-weighted estimate (ratios {ratios.min():.6g} to "
+            f"{ratios.max():.6g}): R's calibrate would first multiply the design weights by the mean of these ratios "
+            "over its model-matrix columns and apply the bounds to g after that; to do the same, scale the design "
+            "weights by that factor")
 
 
 def calibrate_units(frame: pd.DataFrame, margins, d: np.ndarray, *, method: str, bounds, bounds_on: str,
