@@ -128,7 +128,7 @@ def test_recovers_full_sample_party_shares(panel, method):
     targets = panel.rake_targets() if method == "rake" else panel.strata_targets()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # replicates that lose a rare stratum are reported, not errors
-        res = poststratify_answers(panel.answers, panel.personas, targets, method=method, interval_method="recompute",
+        res = poststratify_answers(panel.answers, panel.personas, targets, method=method, interval_method="bootstrap",
                                    n_boot=150, random_state=11)
     d = with_truth(res.distributions, panel.truth)
     national = d[d["region"] == "(all)"]
@@ -181,8 +181,8 @@ def test_argument_errors(two_regions):
     answers, personas, targets = two_regions
     with pytest.raises(InputError, match=r"`method` of poststratify_answers must be one of"):
         poststratify_answers(answers, personas, targets, method="ipw")
-    with pytest.raises(InputError, match=r"`interval_method` of poststratify_answers must be one of 'recompute', "
-                                         r"'fixed' or None; got 'bca'"):
+    with pytest.raises(InputError, match=r"`interval_method` of poststratify_answers must be one of 'auto', "
+                                         r"'linearization', 'bootstrap', 'fixed' or None; got 'bca'"):
         poststratify_answers(answers, personas, targets, interval_method="bca")
     with pytest.raises(InputError, match=r"mapping of regions but `by` is None"):
         poststratify_answers(answers, personas, targets, by=None)
@@ -207,6 +207,71 @@ def test_domain_whose_personas_all_weigh_zero_is_nan(two_regions):
     # a2 (the only persona of group y in A) gets weight 0: no weighted answer there, raw one kept.
     value, raw = _share(res, "A", grp="y")
     assert np.isnan(value) and raw == pytest.approx(0.2)
+    d = res.distributions
+    assert d.loc[d["grp"] == "y", "standard_error"].isna().all()
+    assert np.isfinite(d.loc[(d["region"] == "B") & (d["grp"] == "x"), "standard_error"]).all()
     assert res.estimate("q", region="A")["n_personas"].max() == 2
     with pytest.raises(KeyError, match="no question 'nope'"):
         res.estimate("nope")
+
+
+# ------------------------------------------------------------------ design-based (linearised) intervals
+def _deterministic(personas, column):
+    """Every persona answers its own value of ``column`` with probability 1."""
+    return pd.DataFrame({"persona_id": personas["persona_id"], "question_id": column,
+                         "option": personas[column].astype(str), "probability": 1.0})
+
+
+@pytest.fixture(scope="module")
+def schools():
+    """R survey's apistrat as personas: region = school type, answers = sch.wide (deterministic)."""
+    import r_survey as ref
+
+    data = ref.load_design_data("strat")
+    return data.assign(persona_id=[f"s{i}" for i in range(len(data))], region=data["stype"],
+                       size=np.where(data["enroll"] > 500, "big", "small"))
+
+
+def test_linearised_se_equals_the_survey_design_estimate(schools):
+    """The shares' SEs are those of SurveyDesign(strata=region).poststratify(region x size).mean(...):
+    two code paths (sparse share influence by region vs the public estimator) must agree."""
+    from personacal.calibrate import SurveyDesign
+
+    counts = schools.groupby(["region", "size"])["pw"].sum() * 1.1  # population counts off the sample's
+    targets = {r: counts.loc[r].rename_axis("size") for r in ["E", "H", "M"]}
+    res = poststratify_answers(_deterministic(schools, "sch.wide"), schools, targets, method="poststratify",
+                               weights="pw")
+    assert res.interval_method == "linearization" and "Taylor linearisation" in res.summary().as_text()
+    design = SurveyDesign(schools, weights="pw", strata="region").poststratify(counts)
+    for region, group in [("E", "E"), ("(all)", None)]:
+        ours = res.estimate("sch.wide", region=region).set_index("option")
+        ref_table = design.mean("sch.wide", group="region" if group else None).table
+        if group:
+            ref_table = ref_table[ref_table["region"] == group]
+        ref_table = ref_table.set_index("category")
+        np.testing.assert_allclose(ours.loc[["No", "Yes"], "probability_weighted"], ref_table.loc[["No", "Yes"],
+                                   "estimate"], rtol=1e-12)
+        np.testing.assert_allclose(ours.loc[["No", "Yes"], "standard_error"], ref_table.loc[["No", "Yes"], "se"],
+                                   rtol=1e-10)
+    assert (res.distributions["ci_low"] >= 0).all() and (res.distributions["ci_high"] <= 1).all()
+
+
+def test_linearised_intervals_cover_the_panel_truth(panel):
+    res = poststratify_answers(panel.answers, panel.personas, panel.rake_targets())
+    d = with_truth(res.distributions, panel.truth)
+    national = d[d["region"] == "(all)"]
+    assert ((national["ci_low"] <= national["truth"]) & (national["truth"] <= national["ci_high"])).all()
+    covered = (d["ci_low"] <= d["truth"]) & (d["truth"] <= d["ci_high"])
+    assert covered[d["region"] != "(all)"].sum() >= 10  # of 12 region x option intervals at 95%
+    boot = poststratify_answers(panel.answers, panel.personas, panel.rake_targets(), interval_method="bootstrap",
+                                n_boot=200, random_state=3)
+    ratio = res.distributions["standard_error"] / boot.distributions["standard_error"]
+    assert 0.7 < float(np.median(ratio)) < 1.3  # two estimators of the same sampling variance
+
+
+def test_recompute_is_the_old_name_of_bootstrap(two_regions):
+    answers, personas, targets = two_regions
+    with pytest.warns(DeprecationWarning, match=r"'recompute' of poststratify_answers is now called 'bootstrap'"):
+        res = poststratify_answers(answers, personas, targets, interval_method="recompute", n_boot=20, random_state=1)
+    assert res.interval_method == "bootstrap" and res.n_boot == 20
+    assert poststratify_answers(answers, personas, targets, interval_method=None).interval_method is None

@@ -115,9 +115,11 @@ class PostStratification:
     new_weights: np.ndarray
 
     def apply(self, z: np.ndarray) -> np.ndarray:
-        new = self.new_weights.copy()
-        new[(new == 0) & (self.old_weights == 0)] = 1.0  # R's guard for units out of every stratum
-        ratio = z * (self.old_weights / new)[:, None]
+        new = self.new_weights
+        # R guards units out of every stratum (old = new = 0); a unit post-stratified to weight 0 (a
+        # population count of 0) carries no influence either: both get ratio 0 instead of 0/0 or x/0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = z * np.where(new > 0, self.old_weights / new, 0.0)[:, None]
         size = int(self.stratum.max()) + 1
         denom = np.bincount(self.stratum, weights=self.old_weights, minlength=size)
         means = _group_sums(ratio, self.stratum, size)

@@ -8,10 +8,17 @@ diagnostics of the weights.
 
 Confidence intervals (``interval_method=``, ``ci=`` before issue 9)
 --------------------------------------------------------------------
-Both resample personas with replacement within each region (the region's persona count
-stays fixed), via :func:`personacal.evaluate.bootstrap`.
+``"linearization"`` (the default)
+    design-based standard errors by Taylor linearisation of the calibrated estimator, as R
+    survey's ``svymean`` on a raked or post-stratified design: each persona is a PSU, the
+    regions are strata, and the weighting (``rake`` / ``poststratify`` per region, through
+    :class:`personacal.calibrate.SurveyDesign`) is taken out of every share's influence
+    values before its variance. Normal intervals at ``level``, clipped to [0, 1].
 
-``"recompute"``
+The two bootstrap options resample personas with replacement within each region (the
+region's persona count stays fixed), via :func:`personacal.evaluate.bootstrap`.
+
+``"bootstrap"`` (``"recompute"`` before issue 10)
     the weights are re-calibrated on every replicate (a persona drawn k times enters with
     design weight k·d). The interval then carries the variance of the weighting itself;
     a replicate whose resample cannot meet the targets (a category left empty) gives NaN
@@ -24,27 +31,29 @@ stays fixed), via :func:`personacal.evaluate.bootstrap`.
     weights were estimated, which can err either way: it leaves out the variance of the
     weighting, and also the variance that calibration removes when the calibration
     variables predict the answer (so for post-stratification on predictive strata the
-    fixed-weight interval is usually the WIDER one). Prefer ``"recompute"`` for reported
-    intervals.
+    fixed-weight interval is usually the WIDER one). Prefer ``"bootstrap"`` (or the
+    linearisation) for reported intervals.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from .._random import RandomState
 from .._summary import Summary, one_line_repr
 from .._validation import InstanceOf, Options, check_param, check_params, renamed_parameters
-from ..calibrate import Margins, RegionalResult, poststratify, rake
+from ..calibrate import Margins, RegionalResult, SurveyDesign, poststratify, rake
 from ..errors import CalibrationError, InputError
 from ._answers_table import ALL, PERSONA, AnswerData, domain_table, prepare_answers
 from ._bootstrap import BootstrapResult, bootstrap, weighted_counts
 from ._compat import ci_as_method_or_level, renamed_fields
-from ._poststratify_kernels import ShareDesign, share_design, weighted_shares
+from ._poststratify_kernels import ShareDesign, share_design, share_influence, weighted_shares
 from ._tidy import LEVEL, N_BOOT, as_column_list
 from ._weights import FACTS, weight_facts
 
@@ -52,15 +61,17 @@ __all__ = ["poststratify_answers", "PoststratifiedAnswers"]
 
 FUNC = "poststratify_answers"
 METHODS = ("rake", "poststratify", "mrp")
-#: How bootstrap intervals treat the weights (see the module docstring).
-INTERVAL_METHODS = ("recompute", "fixed")
+#: How intervals are made (see the module docstring); "auto": linearisation, or the posterior for "mrp".
+INTERVAL_METHODS = ("auto", "linearization", "bootstrap", "fixed")
 #: Rows of the estimates table shown by ``summary()``.
 SUMMARY_ROWS = 40
 #: Diagnostics columns carried beside every estimate by ``to_frame()``.
 WEIGHT_COLUMNS = FACTS[1:]
 MCMC_COLUMNS = ("max_rhat", "min_ess_bulk", "divergences")
 CI_TEXT = {
-    "recompute": "bootstrap over personas within region, weights re-calibrated on every replicate",
+    "linearization": "Taylor linearisation of the calibrated estimator (design-based SE: each persona a PSU, "
+                     "regions as strata, the weighting taken out as R survey does)",
+    "bootstrap": "bootstrap over personas within region, weights re-calibrated on every replicate",
     "fixed": "bootstrap over personas within region, calibrated weights held fixed (ignores that the "
              "weights were estimated)",
     "posterior": "posterior credible interval of the multilevel model",
@@ -83,8 +94,8 @@ class PoststratifiedAnswers:
     converged, iterations, max_rel_error, ess, design_effect, weight_ratio); for
     ``"mrp"`` one row per question (inference, max_rhat, min_ess_bulk, divergences ...).
 
-    ``interval_method`` says how the intervals were made ("recompute", "fixed",
-    "posterior" or None) and ``level`` is their confidence level (``ci`` and
+    ``interval_method`` says how the intervals were made ("linearization", "bootstrap",
+    "fixed", "posterior" or None) and ``level`` is their confidence level (``ci`` and
     ``ci_level`` before issue 9).
     """
 
@@ -281,7 +292,7 @@ def poststratify_answers(
     group: str | list[str] | None = None,
     weights=None,
     total: bool = True,
-    interval_method: str | None = None,
+    interval_method: str | None = "auto",
     n_boot: int = 500,
     level: float = 0.95,
     random_state: RandomState = None,
@@ -313,10 +324,12 @@ def poststratify_answers(
     total
         Also report the pool of all regions (``region = "(all)"``) when there are several.
     interval_method, n_boot, level
-        ``None``, ``"recompute"`` or ``"fixed"`` (bootstrap with ``n_boot`` replicates; see
-        the module docstring), and the confidence level. For ``"mrp"`` the interval is always
-        the posterior credible interval. (``ci`` and ``ci_level`` before issue 9; the old
-        names work for one release, and ``ci=<number>`` is read as the level.)
+        ``"auto"`` (default: ``"linearization"``, design-based SEs of the calibrated
+        estimator; for ``"mrp"`` the posterior credible interval), ``"linearization"``,
+        ``"bootstrap"`` or ``"fixed"`` (bootstraps with ``n_boot`` replicates; see the module
+        docstring), or ``None`` (no intervals); and the confidence level. (``ci`` and
+        ``ci_level`` before issue 9, ``"recompute"`` for ``"bootstrap"`` before issue 10; the
+        old names work for one release, and ``ci=<number>`` is read as the level.)
     options
         Passed to :func:`~personacal.calibrate.rake` (``bounds``, ``tol``, ``max_iter``,
         ``on_nonconvergence``) or :func:`personacal.evaluate.mrp` (``inference``, ``draws`` ...).
@@ -338,14 +351,20 @@ def poststratify_answers(
                 f"`weights` of {FUNC} are not used by method='mrp' (the model conditions on the covariates); "
                 "drop them or use method='rake'"
             )
-        if interval_method not in (None, "posterior"):
+        if interval_method not in (None, "auto", "posterior"):
             raise InputError(f"`interval_method` of {FUNC}(method='mrp') is the posterior interval; pass "
-                             f"interval_method=None, got {interval_method!r}")
+                             f"interval_method='auto' or None, got {interval_method!r}")
         from ._mrp import mrp
 
         return mrp(answers, personas, targets, by=by, group=groups or None, total=total, level=level,
                    random_state=random_state, progress=progress, **options)
+    if interval_method == "recompute":
+        warnings.warn(f"interval_method='recompute' of {FUNC} is now called 'bootstrap'; the old name will be "
+                      "removed in the next release", DeprecationWarning, stacklevel=3)
+        interval_method = "bootstrap"
     check_params(FUNC, {"interval_method": [Options(INTERVAL_METHODS), None]}, {"interval_method": interval_method})
+    if interval_method == "auto":
+        interval_method = "linearization"
     fit_targets, regions, variables = _target_regions(targets, by, method)
     weight_col = [weights] if isinstance(weights, str) else []
     columns = list(dict.fromkeys(([by] if by else []) + groups + variables + weight_col))
@@ -358,7 +377,10 @@ def poststratify_answers(
     estimate = weighted_shares(design, w)[0]
     distributions = _distribution_frame(labels, design, data, raw=weighted_shares(design, d0)[0], weighted=estimate)
     boot = None
-    if interval_method is not None:
+    if interval_method == "linearization":
+        se = _linearized_se(data, design, fit_targets, d0, w, estimate, method=method, by=by, options=options)
+        _add_intervals(distributions, estimate, se, level)
+    elif interval_method is not None:
         boot = _bootstrap(design, data, calibrate, d0, w, by=by, interval_method=interval_method, n_boot=n_boot,
                           level=level, random_state=random_state, progress=progress)
         distributions["ci_low"] = boot.ci_low
@@ -377,12 +399,39 @@ def poststratify_answers(
         group=tuple(groups),
         interval_method=interval_method,
         level=level if interval_method else None,
-        n_boot=n_boot if interval_method else None,
+        n_boot=n_boot if interval_method in ("bootstrap", "fixed") else None,
         calibration=calibration,
         failed=data.failed,
         bootstrap=boot,
         notes=tuple(notes),
     )
+
+
+def _linearized_se(data: AnswerData, design: ShareDesign, targets, d0, w, shares, *, method, by, options) -> np.ndarray:
+    """Design-based SE of every share: each region's personas a one-stratum design (a persona = a PSU),
+    weighted again through the public survey API so that its weighting step can be taken out of the
+    shares' influence values; regions are independent strata, so their variances add."""
+    fit = rake if method == "rake" else poststratify
+    personas = data.personas.drop(columns=[PERSONA])
+    z = share_influence(design, w, shares)
+    variance = np.zeros(z.shape[1])
+    regions = {None: np.arange(len(personas))} if by is None else personas.groupby(by, sort=False).indices
+    for region, rows in regions.items():
+        block = z[rows]
+        cells = np.unique(block.indices)
+        if not len(cells):
+            continue
+        survey = SurveyDesign(personas.iloc[rows], weights=d0[rows], lonely_psu="adjust")
+        weighted = fit(survey, targets if by is None else targets[region], **options).design
+        variance[cells] += weighted.linearized_vcov(block[:, cells].toarray(), diagonal=True)
+    return np.where(np.isfinite(shares), np.sqrt(variance), np.nan)
+
+
+def _add_intervals(distributions: pd.DataFrame, estimate: np.ndarray, se: np.ndarray, level: float) -> None:
+    half = stats.norm.ppf(0.5 + level / 2) * se
+    distributions["ci_low"] = np.clip(estimate - half, 0.0, 1.0)
+    distributions["ci_high"] = np.clip(estimate + half, 0.0, 1.0)
+    distributions["standard_error"] = se
 
 
 def _bootstrap(design: ShareDesign, data: AnswerData, calibrate, d0, w, *, by, interval_method, n_boot, level,

@@ -7,7 +7,10 @@ cell (d, e) under unit weights w is
 
 so a persona whose answer to a question failed drops out of that question's base only.
 Both sums are linear in w, so they are two sparse matrices applied to a batch of weight
-vectors at once (one row per bootstrap replicate).
+vectors at once (one row per bootstrap replicate). A share is a ratio of two weighted
+totals, so its influence value (for the linearised variance) is
+z_{i,c} = w_i (p_{i,e} 1[i ∈ d] − share_c 1[i ∈ base c]) / Σ_{base c} w — again two
+sparse matrices (:func:`share_influence`).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["ShareDesign", "share_design", "weighted_shares"]
+__all__ = ["ShareDesign", "share_design", "weighted_shares", "share_influence"]
 
 
 @dataclass(frozen=True)
@@ -93,3 +96,18 @@ def weighted_shares(design: ShareDesign, weights: np.ndarray) -> np.ndarray:
     den = (design.denominator.T @ w.T).T[:, design.base_of_cell]
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(den > 0, num / den, np.nan)
+
+
+def share_influence(design: ShareDesign, weights: np.ndarray, shares: np.ndarray) -> sp.csr_matrix:
+    """(n_units, n_cells) influence values of every share under ``weights`` (sparse, rows = units).
+
+    A cell whose base carries no weight (NaN share) gets a zero column.
+    """
+    w = np.asarray(weights, dtype=float)
+    base_total = (design.denominator.T @ w)[design.base_of_cell]
+    ok = np.isfinite(shares) & (base_total > 0)
+    share = np.where(ok, shares, 0.0)
+    scale = np.where(ok, 1.0 / np.where(ok, base_total, 1.0), 0.0)
+    in_base = design.denominator[:, design.base_of_cell]
+    z = design.numerator - in_base @ sp.diags(share)
+    return sp.csr_matrix(sp.diags(w) @ z @ sp.diags(scale))
