@@ -61,7 +61,7 @@ def numeric_column(sample: pd.DataFrame, column: str, *, func: str, what: str = 
 def calibration_matrix(sample: pd.DataFrame, margins: Margins, d: np.ndarray, *, func: str) -> Auxiliaries:
     """The dense calibration matrix of ``margins`` on ``sample`` (design weights ``d`` for the cell checks)."""
     n = len(sample)
-    blocks, totals, names = [], [], []
+    totals, names, dummies = [], [], []
     enc = None
     if len(margins):
         enc = encode_sample(sample, margins, func=func)
@@ -71,33 +71,39 @@ def calibration_matrix(sample: pd.DataFrame, margins: Margins, d: np.ndarray, *,
             listed = np.flatnonzero(~np.isnan(target))
             position = np.full(target.size, -1)
             position[listed] = np.arange(len(listed))
-            block = np.zeros((n, len(listed)))
-            cell = position[enc.margin_codes(m)]
-            inside = cell >= 0  # rows in unlisted cells carry no design weight (check_cells)
-            block[np.flatnonzero(inside), cell[inside]] = 1.0
-            blocks.append(block)
+            dummies.append(position[enc.margin_codes(m)])
             totals.append(target[listed])
             for flat in listed:
                 idx = np.unravel_index(flat, m.target.shape)
                 names.append(f"{m.label} = " + " × ".join(str(enc.categories[a][i]) for a, i in zip(m.axes, idx)))
     population = () if len(margins) or margins.population is None else (POPULATION,)
+    numeric = tuple(margins.numeric.index)
+    columns = [numeric_column(sample, c, func=func) for c in numeric]
+    n_dummies = sum(len(t) for t in totals)
+    # one allocation, filled in place: at a million rows every copy of x costs a pass over memory
+    x = np.zeros((n, n_dummies + len(population) + len(numeric)))
+    offset = 0
+    rows = np.arange(n)
+    for cell, target in zip(dummies, totals):
+        inside = cell >= 0  # rows in unlisted cells carry no design weight (check_cells)
+        x[rows[inside], offset + cell[inside]] = 1.0
+        offset += len(target)
     if population:
         # the intercept of a numeric-only calibration: the weights sum to the population
-        blocks.append(np.ones((n, 1)))
+        x[:, offset] = 1.0
         totals.append(np.array([margins.population]))
         names.append(POPULATION)
-    numeric = tuple(margins.numeric.index)
+        offset += 1
     if numeric:
-        columns = np.column_stack([numeric_column(sample, c, func=func) for c in numeric])
-        blocks.append(columns)
+        for j, values in enumerate(columns):
+            x[:, offset + j] = values
         totals.append(margins.numeric.to_numpy(dtype=float))
         names += list(numeric)
-        carried = (columns[d > 0] != 0).any(axis=0)
+        carried = (x[d > 0, offset:] != 0).any(axis=0)
         empty = [(c, t) for c, t, ok in zip(numeric, margins.numeric, carried) if not ok and t != 0]
         if empty:
             raise EmptyCategoryError(
                 f"numeric column(s) {[c for c, _ in empty]} are 0 on every row with a positive design weight, but "
                 f"their totals are {[t for _, t in empty]}; no weighting can reach them. Drop those totals"
             )
-    x = np.hstack(blocks) if len(blocks) > 1 else blocks[0]
     return Auxiliaries(x, np.concatenate(totals), names, enc, population + numeric)

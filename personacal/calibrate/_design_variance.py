@@ -47,6 +47,16 @@ def _columns(a, n: int, name: str) -> np.ndarray | None:
     return a
 
 
+def _dense_codes(values: np.ndarray) -> np.ndarray:
+    """0..k-1 codes in the sorted order of the distinct values (np.unique's inverse); O(n) by a lookup
+    table when the values are small non-negative integers, as a design's codes are."""
+    values = np.asarray(values).ravel()
+    if values.dtype.kind in "iu" and len(values) and values.min() >= 0 and values.max() < 4 * len(values) + 1024:
+        seen = np.bincount(values) > 0
+        return (np.cumsum(seen) - 1)[values]
+    return np.unique(values, return_inverse=True)[1].ravel()
+
+
 def stage_sample_sizes(strata: np.ndarray, clusters: np.ndarray) -> np.ndarray:
     """Number of distinct clusters in each unit's stratum, per stage (R's ``fpc$sampsize``)."""
     strata = np.asarray(strata)
@@ -55,9 +65,10 @@ def stage_sample_sizes(strata: np.ndarray, clusters: np.ndarray) -> np.ndarray:
     clusters = clusters[:, None] if clusters.ndim == 1 else clusters
     out = np.empty(strata.shape, dtype=float)
     for k in range(strata.shape[1]):
-        s_codes = np.unique(strata[:, k], return_inverse=True)[1].ravel()
-        pairs = np.unique(np.column_stack([s_codes, np.unique(clusters[:, k], return_inverse=True)[1].ravel()]), axis=0)
-        out[:, k] = np.bincount(pairs[:, 0], minlength=s_codes.max() + 1)[s_codes]
+        s_codes = np.unique(strata[:, k], return_inverse=True)[1].ravel().astype(np.int64)
+        c_codes = np.unique(clusters[:, k], return_inverse=True)[1].ravel().astype(np.int64)
+        pairs = np.unique(s_codes * (c_codes.max() + 1) + c_codes)  # one key per (stratum, cluster)
+        out[:, k] = np.bincount(pairs // (c_codes.max() + 1), minlength=s_codes.max() + 1)[s_codes]
     return out
 
 
@@ -141,11 +152,12 @@ def _one_stage(z, strata, clusters, sampsize, popsize, lonely, present, stage, d
         return np.zeros(p) if diagonal else np.zeros((p, p))
     z, strata, clusters, sampsize = z[present], strata[present], clusters[present], sampsize[present]
     popsize = None if popsize is None else popsize[present]
-    s_code = np.unique(strata, return_inverse=True)[1].ravel()
-    c_code = np.unique(clusters, return_inverse=True)[1].ravel()
-    _, first, psu = np.unique(s_code * (c_code.max() + 1) + c_code, return_index=True, return_inverse=True)
-    psu = psu.ravel()
-    n_psu_here = len(first)
+    s_code = _dense_codes(strata)
+    c_code = _dense_codes(clusters)
+    psu = _dense_codes(s_code * (c_code.max() + 1) + c_code)
+    n_psu_here = int(psu.max()) + 1
+    first = np.full(n_psu_here, len(psu))
+    np.minimum.at(first, psu, np.arange(len(psu)))  # the first row of every PSU
     totals = np.stack([np.bincount(psu, weights=col, minlength=n_psu_here) for col in z.T], axis=1)
     psu_stratum = s_code[first]
     n_strata = int(s_code.max()) + 1

@@ -145,9 +145,12 @@ def calibrate_g(
     xw, dw = x, d
     if cluster is not None:
         xw, dw, sigma2 = cluster_mean(x, cluster), cluster_mean(d, cluster), cluster_mean(sigma2, cluster)
-    keep = ~((totals == 0) & (np.abs(xw).sum(axis=0) == 0))
+    zero = np.flatnonzero(totals == 0)
+    keep = np.ones(len(totals), dtype=bool)
+    keep[zero[(xw[:, zero] == 0).all(axis=0)]] = False
     dropped = np.flatnonzero(~keep)
-    xw, totals = xw[:, keep], totals[keep]
+    if len(dropped):  # (a column copy only when a constraint is dropped)
+        xw, totals = xw[:, keep], totals[keep]
     if calfun == "linear" and np.isinf(lo).all() and np.isinf(hi).all():
         return _closed_form(xw, dw, totals, sigma2, dropped)
     _check_reachable_zeros(xw, totals, calfun, names=None if names is None else [n for n, k in zip(names, keep) if k])
@@ -157,12 +160,14 @@ def calibrate_g(
             "finite bounds'); pass e.g. bounds=(0.5, 2.5), or use 'linear' / 'raking' for one-sided bounds"
         )
     # u = x'η/σ² is the Newton problem in (x/σ², d·σ²): the same totals and Jacobian (see the notes).
+    unit_variance = variance is None
     g, n_iter, _, error = newton_calibrate(
-        xw / sigma2[:, None], dw * sigma2, totals, CALIBRATION_FUNCTIONS[calfun], lo, hi,
+        xw if unit_variance else xw / sigma2[:, None], dw if unit_variance else dw * sigma2, totals,
+        CALIBRATION_FUNCTIONS[calfun], lo, hi,
         population=float(np.abs(totals).max(initial=1.0)), tol=tol, max_iter=max_iter,
     )
     root = np.sqrt(dw)
-    projection = Projection(design=xw * root[:, None], g=g, factor=root)
+    projection = Projection(design=xw, g=g, factor=root, row_scale=root)
     return CalibrationFit(g, bool(error <= tol), n_iter, float(error), projection, dropped)
 
 
@@ -170,7 +175,8 @@ def _check_reachable_zeros(x, totals, calfun, names) -> None:
     """Raking and logit keep every g > 0: a zero total of a non-negative, non-zero column is out of reach."""
     if calfun == "linear":
         return
-    bad = np.flatnonzero((totals == 0) & (x >= 0).all(axis=0) & (x > 0).any(axis=0))
+    zero = np.flatnonzero(totals == 0)
+    bad = zero[(x[:, zero] >= 0).all(axis=0) & (x[:, zero] > 0).any(axis=0)]
     if len(bad):
         shown = [names[j] if names is not None else f"column {j}" for j in bad[:5]]
         raise InputError(
@@ -253,7 +259,7 @@ def _closed_form(x, d, totals, sigma2, dropped) -> CalibrationFit:
     g = 1.0 + (x @ coef) / sigma2
     achieved = x.T @ (d * g)
     error = float(np.max(np.abs(achieved - totals) / np.maximum(np.abs(totals), 1.0), initial=0.0))
-    projection = Projection(design=x * np.sqrt(q)[:, None], g=g, factor=np.sqrt(d * sigma2))
+    projection = Projection(design=x, g=g, factor=np.sqrt(d * sigma2), row_scale=np.sqrt(q))
     return CalibrationFit(g, True, 1, error, projection, dropped)
 
 

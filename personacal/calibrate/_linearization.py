@@ -56,6 +56,8 @@ class Projection:
     design: np.ndarray
     g: np.ndarray
     factor: np.ndarray
+    #: A = design * row_scale[:, None] when given: spares a copy of a large calibration matrix.
+    row_scale: np.ndarray | None = None
 
     @property
     def scale(self) -> np.ndarray:
@@ -64,7 +66,7 @@ class Projection:
     @cached_property
     def _least_squares(self) -> "LeastSquares":
         # depends on A only: computed once however many estimates are linearised (frozen: set via __dict__)
-        return LeastSquares.of(self.design)
+        return LeastSquares.of(self.design, self.row_scale)
 
     def apply(self, z: np.ndarray) -> np.ndarray:
         c = self.scale
@@ -75,23 +77,57 @@ class Projection:
 
 @dataclass(frozen=True)
 class LeastSquares:
-    """A with unit-norm columns (zero columns dropped) and the pseudo-inverse of its Gram matrix."""
+    """Least squares on S = diag(row_scale) A diag(1/norms) (unit-norm columns, zero columns dropped),
+    through the pseudo-inverse of its Gram matrix; S itself is never formed (row blocks instead)."""
 
-    scaled: np.ndarray
+    a: np.ndarray
+    row_scale: np.ndarray
+    col_scale: np.ndarray  # 1/norm of each kept column
+    keep: np.ndarray
     gram_pinv: np.ndarray
+    refine: bool
 
     @classmethod
-    def of(cls, a: np.ndarray) -> "LeastSquares":
-        norms = np.sqrt(np.einsum("ij,ij->j", a, a))
+    def of(cls, a: np.ndarray, row_scale: np.ndarray | None = None) -> "LeastSquares":
+        """Of A, or of A·diag-rows(row_scale) without forming it."""
+        rows = np.ones(a.shape[0]) if row_scale is None else np.asarray(row_scale, dtype=float)
+        gram = np.zeros((a.shape[1], a.shape[1]))
+        for block in _row_blocks(a.shape[0]):
+            scaled = a[block] * rows[block, None]
+            gram += scaled.T @ scaled
+        norms = np.sqrt(np.diag(gram))
         keep = norms > 0
-        scaled = a[:, keep] / norms[keep]
-        values, vectors = np.linalg.eigh(scaled.T @ scaled)
-        inverse = np.where(values > 1e-12 * values.max(initial=0.0), 1.0 / np.where(values > 0, values, 1.0), 0.0)
-        return cls(scaled, (vectors * inverse) @ vectors.T)
+        col_scale = 1.0 / norms[keep]
+        values, vectors = np.linalg.eigh(gram[np.ix_(keep, keep)] * np.outer(col_scale, col_scale))
+        kept = values > 1e-12 * values.max(initial=0.0)
+        inverse = np.where(kept, 1.0 / np.where(values > 0, values, 1.0), 0.0)
+        # the refinement step only matters when the Gram matrix is ill-conditioned (its error grows as κ²)
+        condition = values.max(initial=0.0) / values[kept].min(initial=np.inf) if kept.any() else 1.0
+        return cls(a, rows, col_scale, keep, (vectors * inverse) @ vectors.T, bool(condition > REFINE_ABOVE))
+
+    def _rows(self, block) -> np.ndarray:
+        a = self.a[block] if self.keep.all() else self.a[block][:, self.keep]
+        return a * self.row_scale[block, None] * self.col_scale
+
+    def _fit(self, b: np.ndarray) -> np.ndarray:
+        """S (S'S)⁺ S' b, in row blocks."""
+        coef = self.gram_pinv @ sum((self._rows(block).T @ b[block] for block in _row_blocks(b.shape[0])),
+                                    np.zeros((self.gram_pinv.shape[0], b.shape[1])))
+        return np.concatenate([self._rows(block) @ coef for block in _row_blocks(b.shape[0])])
 
     def residual(self, b: np.ndarray) -> np.ndarray:
-        residual = b - self.scaled @ (self.gram_pinv @ (self.scaled.T @ b))
-        return residual - self.scaled @ (self.gram_pinv @ (self.scaled.T @ residual))
+        residual = b - self._fit(b)
+        return residual - self._fit(residual) if self.refine else residual
+
+
+#: Rows per block of the least-squares passes (a block of a 30-column matrix stays in cache).
+ROW_BLOCK = 32_768
+#: Gram condition number above which a refinement step is taken.
+REFINE_ABOVE = 1e6
+
+
+def _row_blocks(n: int):
+    return [slice(start, min(start + ROW_BLOCK, n)) for start in range(0, n, ROW_BLOCK)] or [slice(0, 0)]
 
 
 def least_squares_residual(a: np.ndarray, b: np.ndarray) -> np.ndarray:

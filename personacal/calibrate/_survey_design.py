@@ -44,9 +44,11 @@ def _codes(values: pd.Series) -> np.ndarray:
 
 
 def _combine(*codes: np.ndarray) -> np.ndarray:
-    """One code per distinct combination of the given code columns."""
-    return pd.factorize(pd.MultiIndex.from_arrays(list(codes)), sort=True)[0].astype(np.int64) \
-        if len(codes) > 1 else codes[0]
+    """One code per distinct combination of the given non-negative code columns (sorted like the tuples)."""
+    key = codes[0].astype(np.int64)
+    for more in codes[1:]:
+        key = key * (int(more.max(initial=0)) + 1) + more
+    return pd.factorize(key, sort=True)[0].astype(np.int64)
 
 
 class SurveyDesign:
@@ -136,9 +138,10 @@ class SurveyDesign:
             strata[:, k] = own if k == 0 else _combine(strata[:, k - 1], clusters[:, k - 1], own)
             raw = _codes(self._data[cluster_cols[k]]) if k < len(cluster_cols) else np.arange(n, dtype=np.int64)
             if k == 0 and not nest and strata_cols:
-                crossing = pd.Series(strata[:, 0]).groupby(raw).nunique()
+                pairs = np.unique(raw * (int(strata[:, 0].max()) + 1) + strata[:, 0])
+                crossing = np.bincount(pairs // (int(strata[:, 0].max()) + 1))
                 if (crossing > 1).any():
-                    label = self._data[cluster_cols[0]].to_numpy()[np.flatnonzero(raw == crossing.idxmax())[0]]
+                    label = self._data[cluster_cols[0]].to_numpy()[np.flatnonzero(raw == crossing.argmax())[0]]
                     raise SurveyDesignError(
                         f"clusters are not nested in strata at stage 1: cluster {label!r} of {cluster_cols[0]!r} lies "
                         "in several strata. Pass nest=True if cluster labels are only unique within a stratum")
