@@ -10,6 +10,8 @@ SEs that are zero by construction below 1e-8 of the estimate on both sides.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -156,17 +158,26 @@ def test_totals_missing_a_category_refused():
         calibrate(design, Margins({"stype": {"E": 5439, "H": 755}}), method="raking")
 
 
-def test_readme_example_mirrors_r_calibrate_help():
-    """README "Survey designs and standard errors": R's ?calibrate dclus1g3 (survey 4.1.1 output in the suite)."""
-    apiclus1 = ref.load_design_data("clus1")
-    design = SurveyDesign(apiclus1, weights="pw", clusters="dnum", fpc="popsize1")
-    population = Margins({"stype": {"E": 4421, "H": 755, "M": 1018}}, totals={"api99": 3_914_069})
-    calibrated = calibrate(design, population).design
-    estimate = calibrated.mean("api00")
-    r = ref.load_estimates("a02_clus1_linear_stype_api99").query("variable == 'api00' and by == ''")
-    assert estimate.estimate.iloc[0] == pytest.approx(r["estimate"].iloc[0], rel=1e-10)
-    assert estimate.se.iloc[0] == pytest.approx(r["se"].iloc[0], rel=1e-8)
-    assert round(estimate.estimate.iloc[0], 2) == 665.31 and round(estimate.se.iloc[0], 4) == 3.4418
-    jk1 = calibrate(design.with_replicates("JK1"), population).design.mean("api00")
+def _readme_block(heading: str) -> str:
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = text[text.index(heading):]
+    start = section.index("```python\n") + len("```python\n")
+    return section[start:section.index("```", start)]
+
+
+def test_readme_example_mirrors_r_calibrate_help(monkeypatch):
+    """README "Survey designs and standard errors" runs and gives R's ?calibrate numbers (dclus1g3 and friends)."""
+    monkeypatch.chdir(Path(__file__).resolve().parents[1])
+    namespace: dict = {}
+    exec(_readme_block("## Survey designs and standard errors"), namespace)  # noqa: S102 - our own README
+    r = ref.load_estimates("a02_clus1_linear_stype_api99")
+    overall = r.query("variable == 'api00' and by == ''")
+    assert namespace["api00"].estimate.iloc[0] == pytest.approx(overall["estimate"].iloc[0], rel=1e-10)
+    assert namespace["api00"].se.iloc[0] == pytest.approx(overall["se"].iloc[0], rel=1e-8)
+    assert round(namespace["api00"].estimate.iloc[0], 2) == 665.31 and round(namespace["api00"].se.iloc[0], 4) == 3.4418
+    by_type = namespace["by_type"].set_index("stype")
+    r_by = r.query("variable == 'api00' and by == 'stype'").set_index("group")
+    np.testing.assert_allclose(by_type.loc[r_by.index, "se"], r_by["se"], rtol=1e-8)
+    np.testing.assert_allclose(namespace["logit"].weights, ref.load_weights("a04_clus1_logit_stype_api99"), rtol=1e-8)
     r_jk1 = ref.load_estimates("r05_jk1_clus1_linear").query("variable == 'api00' and by == ''")
-    assert jk1.se.iloc[0] == pytest.approx(r_jk1["se"].iloc[0], rel=1e-8)
+    assert namespace["jk1"].se.iloc[0] == pytest.approx(r_jk1["se"].iloc[0], rel=1e-8)
