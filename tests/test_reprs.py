@@ -90,3 +90,13 @@ def test_demo_result():
 def test_repr_does_not_grow_with_the_data(size):
     sample = pd.DataFrame({"age": np.resize(["18-34", "35-64", "65+"], size), "sex": np.resize(["F", "M"], size)})
     assert len(repr(rake(sample, MARGINS, on_nonconvergence="warn"))) < 200
+
+
+def test_survey_design_and_estimate():
+    from personacal.calibrate import SurveyDesign
+
+    data = SAMPLE.assign(w=[10.0, 20.0, 30.0, 40.0], psu=[1, 1, 2, 2], y=[1.0, 2.0, 3.0, 4.0])
+    design = SurveyDesign(data, weights="w", clusters="psu")
+    _check(design, "rows=4", "strata=1", "psus=2", "stages=1", "fpc=False", "steps=[]", "replicates=None")
+    _check(design.mean("y"), "statistic='mean'", "estimates=1", "estimate=3", "se=", "interval_method='linearization'")
+    _check(rake(design, MARGINS, on_nonconvergence="warn").design, "steps=['rake']")

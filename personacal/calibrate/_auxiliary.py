@@ -18,6 +18,7 @@ import pandas as pd
 
 from ..errors import EmptyCategoryError, InputError, MissingValueError
 from ._encode import EncodedSample, check_cells, design_totals, encode_sample
+from ._coded_matrix import CODED_FROM_ROWS, CodedMatrix
 from ._margins import POPULATION, Margins
 
 __all__ = ["Auxiliaries", "calibration_matrix", "numeric_column"]
@@ -36,6 +37,11 @@ class Auxiliaries:
     @property
     def n_categorical(self) -> int:
         return len(self.names) - len(self.numeric)
+
+    @property
+    def numeric_block(self) -> np.ndarray:
+        """The (n, len(numeric)) columns after the dummies."""
+        return self.x.numeric if isinstance(self.x, CodedMatrix) else self.x[:, self.n_categorical:]
 
 
 def numeric_column(sample: pd.DataFrame, column: str, *, func: str, what: str = "a numeric total") -> np.ndarray:
@@ -58,8 +64,13 @@ def numeric_column(sample: pd.DataFrame, column: str, *, func: str, what: str = 
     return arr
 
 
-def calibration_matrix(sample: pd.DataFrame, margins: Margins, d: np.ndarray, *, func: str) -> Auxiliaries:
-    """The dense calibration matrix of ``margins`` on ``sample`` (design weights ``d`` for the cell checks)."""
+def calibration_matrix(sample: pd.DataFrame, margins: Margins, d: np.ndarray, *, func: str,
+                       coded: bool | None = None) -> Auxiliaries:
+    """The calibration matrix of ``margins`` on ``sample`` (design weights ``d`` for the cell checks).
+
+    ``coded``: keep it as category codes + numeric columns (a :class:`CodedMatrix`); None: from
+    ``CODED_FROM_ROWS`` rows on.
+    """
     n = len(sample)
     totals, names, dummies = [], [], []
     enc = None
@@ -80,6 +91,8 @@ def calibration_matrix(sample: pd.DataFrame, margins: Margins, d: np.ndarray, *,
     numeric = tuple(margins.numeric.index)
     columns = [numeric_column(sample, c, func=func) for c in numeric]
     n_dummies = sum(len(t) for t in totals)
+    if coded or (coded is None and n >= CODED_FROM_ROWS):
+        return _coded(margins, d, enc, dummies, totals, names, population, numeric, columns, n_dummies)
     # one allocation, filled in place: at a million rows every copy of x costs a pass over memory
     x = np.zeros((n, n_dummies + len(population) + len(numeric)))
     offset = 0
@@ -99,11 +112,32 @@ def calibration_matrix(sample: pd.DataFrame, margins: Margins, d: np.ndarray, *,
             x[:, offset + j] = values
         totals.append(margins.numeric.to_numpy(dtype=float))
         names += list(numeric)
-        carried = (x[d > 0, offset:] != 0).any(axis=0)
-        empty = [(c, t) for c, t, ok in zip(numeric, margins.numeric, carried) if not ok and t != 0]
-        if empty:
-            raise EmptyCategoryError(
-                f"numeric column(s) {[c for c, _ in empty]} are 0 on every row with a positive design weight, but "
-                f"their totals are {[t for _, t in empty]}; no weighting can reach them. Drop those totals"
-            )
+    _check_numeric_carried(x[:, n_dummies:], d, population + numeric, np.concatenate(totals)[n_dummies:])
     return Auxiliaries(x, np.concatenate(totals), names, enc, population + numeric)
+
+
+def _coded(margins, d, enc, dummies, totals, names, population, numeric, columns, n_dummies) -> Auxiliaries:
+    """The same matrix as category codes (one column per margin, global column index) + numeric columns."""
+    n = len(d)
+    offsets = np.cumsum([0] + [len(t) for t in totals[:-1]]) if totals else []
+    codes = np.column_stack([np.where(cell >= 0, cell + off, -1) for cell, off in zip(dummies, offsets)]) \
+        if dummies else np.zeros((n, 0), dtype=np.int64)
+    values = ([np.ones(n)] if population else []) + columns
+    block = np.column_stack(values) if values else np.zeros((n, 0))
+    all_totals = list(totals) + ([np.array([margins.population])] if population else []) + \
+        ([margins.numeric.to_numpy(dtype=float)] if numeric else [])
+    names = names + list(population) + list(numeric)
+    target = np.concatenate(all_totals)
+    _check_numeric_carried(block, d, population + numeric, target[n_dummies:])
+    x = CodedMatrix(np.ascontiguousarray(codes, dtype=np.int64), np.ascontiguousarray(block, dtype=float), n_dummies)
+    return Auxiliaries(x, target, names, enc, population + numeric)
+
+
+def _check_numeric_carried(block: np.ndarray, d: np.ndarray, names, totals) -> None:
+    carried = (block[d > 0] != 0).any(axis=0)
+    empty = [(c, t) for c, t, ok in zip(names, totals, carried) if not ok and t != 0]
+    if empty:
+        raise EmptyCategoryError(
+            f"numeric column(s) {[c for c, _ in empty]} are 0 on every row with a positive design weight, but "
+            f"their totals are {[t for _, t in empty]}; no weighting can reach them. Drop those totals"
+        )

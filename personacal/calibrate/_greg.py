@@ -31,6 +31,7 @@ import numpy as np
 from scipy.optimize import linprog
 
 from ..errors import ConvergenceError, EmptyCategoryError, InfeasibleBoundsError, InputError, UnknownCategoryError
+from ._coded_matrix import CodedMatrix
 from ._linearization import Projection
 from ._newton_kernel import CALIBRATION_FUNCTIONS, newton_calibrate
 
@@ -110,7 +111,9 @@ def calibrate_g(
     Parameters
     ----------
     x
-        (n, p) calibration matrix.
+        (n, p) calibration matrix: an array, or a :class:`~._coded_matrix.CodedMatrix`
+        (category codes + numeric columns; made dense for ``variance``, ``cluster``
+        or a dropped constraint).
     d
         Design weights (n,), >= 0.
     totals
@@ -131,10 +134,13 @@ def calibrate_g(
     Non-convergence is reported (``converged=False``), not raised: the caller
     owns the policy.
     """
-    x = np.asarray(x, dtype=float)
+    coded = isinstance(x, CodedMatrix)
+    if coded and (variance is not None or cluster is not None):
+        x, coded = x.dense(), False
+    x = x if coded else np.asarray(x, dtype=float)
     d = np.asarray(d, dtype=float)
     totals = np.asarray(totals, dtype=float)
-    if x.ndim != 2 or x.shape[0] != d.shape[0] or x.shape[1] != totals.shape[0]:
+    if len(x.shape) != 2 or x.shape[0] != d.shape[0] or x.shape[1] != totals.shape[0]:
         raise InputError(f"calibrate_g needs x (n, p), d (n,), totals (p,); got {x.shape}, {d.shape}, {totals.shape}")
     if calfun not in CALIBRATION_FUNCTIONS:
         raise InputError(f"`calfun` of calibrate_g must be one of {sorted(CALIBRATION_FUNCTIONS)}; got {calfun!r}")
@@ -147,9 +153,10 @@ def calibrate_g(
         xw, dw, sigma2 = cluster_mean(x, cluster), cluster_mean(d, cluster), cluster_mean(sigma2, cluster)
     zero = np.flatnonzero(totals == 0)
     keep = np.ones(len(totals), dtype=bool)
-    keep[zero[(xw[:, zero] == 0).all(axis=0)]] = False
+    keep[zero[(_columns(xw, zero) == 0).all(axis=0)]] = False
     dropped = np.flatnonzero(~keep)
     if len(dropped):  # (a column copy only when a constraint is dropped)
+        xw = xw.dense() if coded else xw
         xw, totals = xw[:, keep], totals[keep]
     if calfun == "linear" and np.isinf(lo).all() and np.isinf(hi).all():
         return _closed_form(xw, dw, totals, sigma2, dropped)
@@ -176,13 +183,19 @@ def _check_reachable_zeros(x, totals, calfun, names) -> None:
     if calfun == "linear":
         return
     zero = np.flatnonzero(totals == 0)
-    bad = zero[(x[:, zero] >= 0).all(axis=0) & (x[:, zero] > 0).any(axis=0)]
+    columns = _columns(x, zero)
+    bad = zero[(columns >= 0).all(axis=0) & (columns > 0).any(axis=0)]
     if len(bad):
         shown = [names[j] if names is not None else f"column {j}" for j in bad[:5]]
         raise InputError(
             f"calfun={calfun!r} keeps every weight positive, but the totals of {shown} are 0 while sample units "
             "have positive values there; drop those units, or use calfun='linear' with bounds (0, U)"
         )
+
+
+def _columns(x, index) -> np.ndarray:
+    """Dense columns ``index`` of an array or a CodedMatrix."""
+    return x.columns(index) if isinstance(x, CodedMatrix) else x[:, index]
 
 
 def check_feasible(x, d, totals, lower, upper, *, names=None, tol: float = 1e-7) -> None:
@@ -192,7 +205,7 @@ def check_feasible(x, d, totals, lower, upper, *, names=None, tol: float = 1e-7)
     close as possible to the targets (L1, relative to max(|T|, 1)); any slack
     left proves infeasibility and names the constraints that cannot all hold.
     """
-    x = np.asarray(x, dtype=float)
+    x = x.dense() if isinstance(x, CodedMatrix) else np.asarray(x, dtype=float)
     d = np.asarray(d, dtype=float)
     totals = np.asarray(totals, dtype=float)
     lo, hi = unit_bounds(lower, upper, d)

@@ -77,47 +77,51 @@ class Projection:
 
 @dataclass(frozen=True)
 class LeastSquares:
-    """Least squares on S = diag(row_scale) A diag(1/norms) (unit-norm columns, zero columns dropped),
-    through the pseudo-inverse of its Gram matrix; S itself is never formed (row blocks instead)."""
+    """Least squares on S = diag(row_scale) A diag(col_scale) (unit-norm columns; a zero column gets
+    col_scale 0), through the pseudo-inverse of its Gram matrix. S is never formed: A is a dense
+    array (Gram in row blocks) or a :class:`~._coded_matrix.CodedMatrix` (codes + numeric columns)."""
 
-    a: np.ndarray
+    a: object
     row_scale: np.ndarray
-    col_scale: np.ndarray  # 1/norm of each kept column
-    keep: np.ndarray
+    col_scale: np.ndarray
     gram_pinv: np.ndarray
     refine: bool
 
     @classmethod
-    def of(cls, a: np.ndarray, row_scale: np.ndarray | None = None) -> "LeastSquares":
+    def of(cls, a, row_scale: np.ndarray | None = None) -> "LeastSquares":
         """Of A, or of A·diag-rows(row_scale) without forming it."""
         rows = np.ones(a.shape[0]) if row_scale is None else np.asarray(row_scale, dtype=float)
-        gram = np.zeros((a.shape[1], a.shape[1]))
-        for block in _row_blocks(a.shape[0]):
-            scaled = a[block] * rows[block, None]
-            gram += scaled.T @ scaled
-        norms = np.sqrt(np.diag(gram))
+        gram = _gram(a, rows * rows)
+        norms = np.sqrt(np.maximum(np.diag(gram), 0.0))
         keep = norms > 0
-        col_scale = 1.0 / norms[keep]
-        values, vectors = np.linalg.eigh(gram[np.ix_(keep, keep)] * np.outer(col_scale, col_scale))
+        col_scale = np.where(keep, 1.0 / np.where(keep, norms, 1.0), 0.0)
+        values, vectors = np.linalg.eigh(gram[np.ix_(keep, keep)] * np.outer(col_scale[keep], col_scale[keep]))
         kept = values > 1e-12 * values.max(initial=0.0)
         inverse = np.where(kept, 1.0 / np.where(values > 0, values, 1.0), 0.0)
+        gram_pinv = np.zeros_like(gram)
+        gram_pinv[np.ix_(keep, keep)] = (vectors * inverse) @ vectors.T
         # the refinement step only matters when the Gram matrix is ill-conditioned (its error grows as κ²)
         condition = values.max(initial=0.0) / values[kept].min(initial=np.inf) if kept.any() else 1.0
-        return cls(a, rows, col_scale, keep, (vectors * inverse) @ vectors.T, bool(condition > REFINE_ABOVE))
-
-    def _rows(self, block) -> np.ndarray:
-        a = self.a[block] if self.keep.all() else self.a[block][:, self.keep]
-        return a * self.row_scale[block, None] * self.col_scale
+        return cls(a, rows, col_scale, gram_pinv, bool(condition > REFINE_ABOVE))
 
     def _fit(self, b: np.ndarray) -> np.ndarray:
-        """S (S'S)⁺ S' b, in row blocks."""
-        coef = self.gram_pinv @ sum((self._rows(block).T @ b[block] for block in _row_blocks(b.shape[0])),
-                                    np.zeros((self.gram_pinv.shape[0], b.shape[1])))
-        return np.concatenate([self._rows(block) @ coef for block in _row_blocks(b.shape[0])])
+        """S (S'S)⁺ S' b."""
+        coef = self.gram_pinv @ (self.col_scale[:, None] * (self.a.T @ (b * self.row_scale[:, None])))
+        return (self.a @ (self.col_scale[:, None] * coef)) * self.row_scale[:, None]
 
     def residual(self, b: np.ndarray) -> np.ndarray:
         residual = b - self._fit(b)
         return residual - self._fit(residual) if self.refine else residual
+
+
+def _gram(a, weights: np.ndarray) -> np.ndarray:
+    """A' diag(weights) A: in row blocks for a dense A (no n x p temporary), one pass for a coded one."""
+    if not isinstance(a, np.ndarray):
+        return a.gram(weights)
+    gram = np.zeros((a.shape[1], a.shape[1]))
+    for block in _row_blocks(a.shape[0]):
+        gram += a[block].T @ (a[block] * weights[block, None])
+    return gram
 
 
 #: Rows per block of the least-squares passes (a block of a 30-column matrix stays in cache).

@@ -93,7 +93,7 @@ def min_distance(
         lower = max(lower, 0.0)
     d = check_design_weights(weights, sample, func)
     if isinstance(margins, Margins) and len(margins.numeric):
-        aux = calibration_matrix(sample, margins, d, func=func)
+        aux = calibration_matrix(sample, margins, d, func=func, coded=False)
         enc, cells = aux.enc, _unit_cells(aux, d)
     else:
         aux = None
@@ -130,7 +130,7 @@ def min_distance(
     numeric = None
     if aux is not None:
         k = aux.n_categorical
-        numeric = (list(aux.numeric), aux.totals[k:], aux.x[:, k:].T @ d, aux.x[:, k:].T @ w)
+        numeric = (list(aux.numeric), aux.totals[k:], aux.numeric_block.T @ d, aux.numeric_block.T @ w)
     check = MarginCheck(enc, unit_totals(enc, d, w) if enc is not None else [], numeric=numeric)
     error = float(check.table["rel_error"].max())
     result = WeightingResult(

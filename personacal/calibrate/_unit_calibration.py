@@ -99,7 +99,9 @@ def calibrate_units(frame: pd.DataFrame, margins, d: np.ndarray, *, method: str,
         raise InputError(f"method='logit' of {func} needs finite bounds (R: 'Logit calibration requires finite "
                          f"bounds'), e.g. bounds=(0.5, 3); got {bounds!r}")
     on_weights = bounds_on == "weights"
-    aux = calibration_matrix(frame, margins, d, func=func)
+    # codes + numeric columns, unless x is rescaled per unit (variance=) or averaged per cluster
+    aux = calibration_matrix(frame, margins, d, func=func,
+                             coded=False if variance is not None or cluster not in (None, False) else None)
     sigma2 = _variance(variance, frame, func)
     codes = _cluster_codes(cluster, frame, design, func)
     lo, hi = unit_bounds(lower, upper, d, on_weights=on_weights)
@@ -134,7 +136,7 @@ def calibrate_units(frame: pd.DataFrame, margins, d: np.ndarray, *, method: str,
     if method == "linear" and checked is None and w.min() < 0:
         notes.append("some weights are negative (unbounded linear calibration); pass bounds=(0, None) to forbid it")
     k = aux.n_categorical
-    numeric = (list(aux.numeric), aux.totals[k:], aux.x[:, k:].T @ d, achieved[k:])
+    numeric = (list(aux.numeric), aux.totals[k:], aux.numeric_block.T @ d, achieved[k:])
     result = WeightingResult(
         weights=pd.Series(w, index=frame.index, name="weight"),
         design_weights=pd.Series(d, index=frame.index, name="design_weight"),

@@ -1,0 +1,191 @@
+"""The calibration matrix as category codes plus numeric columns, and numba passes over it.
+
+A unit's row of the calibration matrix is one 1 per categorical margin (the
+margin cell it falls in) followed by its numeric auxiliaries. Kept as (n, m)
+integer codes and (n, q) numbers instead of a dense (n, p) matrix, every product
+the calibration and its linearisation need is one pass over the rows doing
+O(m² + q²) additions, not O(p²) multiplications: at a million rows and 26 cells
+plus 2 numeric columns, X'DX takes one such pass instead of a 28 x 28 dense
+product over a 224 MB matrix (benchmarks/results/survey.md). The passes run in
+numba on fixed row chunks, in threads for large inputs, like the raking kernel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+
+from ._rake_numba import _RowChunks
+
+__all__ = ["CodedMatrix", "CODED_FROM_ROWS"]
+
+#: Rows from which ``calibrate`` keeps the matrix coded (below, the dense matrix is as fast).
+CODED_FROM_ROWS = 50_000
+
+
+@numba.njit(cache=True, nogil=True)
+def _matmat(codes, numeric, coef, n_dummy):
+    n, m = codes.shape
+    q = numeric.shape[1]
+    k = coef.shape[1]
+    out = np.zeros((n, k))
+    for i in range(n):
+        for j in range(m):
+            c = codes[i, j]
+            if c >= 0:
+                for t in range(k):
+                    out[i, t] += coef[c, t]
+        for j in range(q):
+            v = numeric[i, j]
+            for t in range(k):
+                out[i, t] += v * coef[n_dummy + j, t]
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _rmatmat(codes, numeric, b, n_dummy, p):
+    n, m = codes.shape
+    q = numeric.shape[1]
+    k = b.shape[1]
+    out = np.zeros((p, k))
+    for i in range(n):
+        for j in range(m):
+            c = codes[i, j]
+            if c >= 0:
+                for t in range(k):
+                    out[c, t] += b[i, t]
+        for j in range(q):
+            v = numeric[i, j]
+            for t in range(k):
+                out[n_dummy + j, t] += v * b[i, t]
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _gram(codes, numeric, w, n_dummy, p):
+    n, m = codes.shape
+    q = numeric.shape[1]
+    out = np.zeros((p, p))
+    for i in range(n):
+        wi = w[i]
+        if wi == 0.0:
+            continue
+        for a in range(m):
+            ca = codes[i, a]
+            if ca < 0:
+                continue
+            for b in range(m):
+                cb = codes[i, b]
+                if cb >= 0:
+                    out[ca, cb] += wi
+            for t in range(q):
+                v = wi * numeric[i, t]
+                out[ca, n_dummy + t] += v
+                out[n_dummy + t, ca] += v
+        for t in range(q):
+            v = wi * numeric[i, t]
+            for u in range(q):
+                out[n_dummy + t, n_dummy + u] += v * numeric[i, u]
+    return out
+
+
+@dataclass(frozen=True)
+class CodedMatrix:
+    """X with ``codes[i, j]`` = the column of unit i's cell in categorical margin j (-1: none) and the
+    numeric columns after the ``n_dummy`` dummy columns."""
+
+    codes: np.ndarray  # (n, m) int64, global column indices
+    numeric: np.ndarray  # (n, q) float64
+    n_dummy: int
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.codes.shape[0], self.n_dummy + self.numeric.shape[1]
+
+    def matmat(self, coef: np.ndarray) -> np.ndarray:
+        """X @ coef for coef (p, k) -> (n, k)."""
+        coef = np.ascontiguousarray(coef, dtype=float)
+        return _matmat(self.codes, self.numeric, coef, self.n_dummy)
+
+    def matvec(self, eta: np.ndarray) -> np.ndarray:
+        return self.matmat(np.asarray(eta, dtype=float)[:, None])[:, 0]
+
+    def rmatmat(self, b: np.ndarray) -> np.ndarray:
+        """X' @ b for b (n, k) -> (p, k)."""
+        b = np.ascontiguousarray(b, dtype=float)
+        with _RowChunks(self.shape[0]) as chunks:
+            return chunks.sum(lambda rows: _rmatmat(self.codes[rows], self.numeric[rows], b[rows], self.n_dummy,
+                                                    self.shape[1]))
+
+    def rmatvec(self, v: np.ndarray) -> np.ndarray:
+        return self.rmatmat(np.asarray(v, dtype=float)[:, None])[:, 0]
+
+    def gram(self, w: np.ndarray) -> np.ndarray:
+        """X' diag(w) X (p, p)."""
+        w = np.ascontiguousarray(w, dtype=float)
+        with _RowChunks(self.shape[0]) as chunks:
+            return chunks.sum(lambda rows: _gram(self.codes[rows], self.numeric[rows], w[rows], self.n_dummy,
+                                                 self.shape[1]))
+
+    def columns(self, index) -> np.ndarray:
+        """The dense columns ``index`` (n, len(index))."""
+        index = np.atleast_1d(index)
+        out = np.zeros((self.shape[0], len(index)))
+        for t, col in enumerate(index):
+            if col >= self.n_dummy:
+                out[:, t] = self.numeric[:, col - self.n_dummy]
+            else:
+                out[:, t] = (self.codes == col).any(axis=1)
+        return out
+
+    def dense(self) -> np.ndarray:
+        return self.columns(np.arange(self.shape[1]))
+
+    # The operators the Newton kernel (written for dense arrays) uses: x @ v, x.T @ v, (x * w[:, None]).T @ x.
+    def __matmul__(self, other):
+        other = np.asarray(other, dtype=float)
+        return self.matvec(other) if other.ndim == 1 else self.matmat(other)
+
+    @property
+    def T(self) -> "_Transposed":
+        return _Transposed(self)
+
+    def __mul__(self, weights) -> "_RowWeighted":
+        weights = np.asarray(weights, dtype=float)
+        if weights.ndim != 2 or weights.shape != (self.shape[0], 1):
+            raise TypeError("a CodedMatrix multiplies only by one weight per row (an (n, 1) array)")
+        return _RowWeighted(self, weights[:, 0])
+
+
+@dataclass(frozen=True)
+class _Transposed:
+    x: CodedMatrix
+
+    def __matmul__(self, other):
+        other = np.asarray(other, dtype=float)
+        return self.x.rmatvec(other) if other.ndim == 1 else self.x.rmatmat(other)
+
+
+@dataclass(frozen=True)
+class _RowWeighted:
+    """diag(w) X, only ever used as (diag(w) X)' X = X' diag(w) X."""
+
+    x: CodedMatrix
+    w: np.ndarray
+
+    @property
+    def T(self) -> "_RowWeightedTransposed":
+        return _RowWeightedTransposed(self.x, self.w)
+
+
+@dataclass(frozen=True)
+class _RowWeightedTransposed:
+    x: CodedMatrix
+    w: np.ndarray
+
+    def __matmul__(self, other):
+        if other is not self.x:
+            raise TypeError("(diag(w) X)' is only multiplied by X itself")
+        return self.x.gram(self.w)
