@@ -17,8 +17,11 @@ __all__ = ["by_region"]
 
 
 def by_region(fit, sample: pd.DataFrame, margins, *, by: str, label: str, progress: bool | None,
-              weights=None, **kwargs) -> RegionalResult:
-    """Call ``fit(part, margins[region], weights=..., **kwargs)`` on each region's rows."""
+              weights=None, executor=None, **kwargs) -> RegionalResult:
+    """Call ``fit(part, margins[region], weights=..., **kwargs)`` on each region's rows.
+
+    ``executor`` (a :class:`~personacal._ray.RayExecutor`) fits chunks of regions as Ray tasks.
+    """
     func = label
     if not isinstance(sample, pd.DataFrame):
         raise InputError(f"`sample` of {func} must be a pandas DataFrame; got {type(sample).__name__}")
@@ -47,6 +50,11 @@ def by_region(fit, sample: pd.DataFrame, margins, *, by: str, label: str, progre
     combined = np.empty(len(sample))
     groups = sample.groupby(by, sort=False).indices
     show = progress if progress is not None else len(margins) > 5
+    if executor is not None:
+        from ._ray_regions import by_region_on_ray
+
+        return by_region_on_ray(fit, sample, margins, groups, d, executor=executor, label=label,
+                                desc=f"{func} by {by}", show=show, kwargs=kwargs)
     for region in tqdm(list(margins), desc=f"{func} by {by}", disable=not show, unit="region"):
         rows = groups[region]
         part = sample.iloc[rows]
