@@ -21,7 +21,7 @@ from ..errors import BackendError, InputError
 from ._base import BaseBackend, GenRequest, ScoreRequest
 from ._cache import ResponseCache
 from ._progress import BatchProgress
-from ._ray_dispatch import ReplicaState, dispatch, settle
+from ._ray_dispatch import ReplicaState, dispatch, probe, settle
 from ._ray_replica import Replica, replica_options
 
 __all__ = ["RayBackend"]
@@ -135,7 +135,7 @@ class RayBackend(BaseBackend):
                 self.model, requested
             )
             state = ReplicaState(handle, name or f"#{i}")
-            state.probe = handle.describe.remote()
+            state.probe = probe(handle)
             replicas.append(state)
         errors = []
         for state in replicas:
@@ -163,7 +163,7 @@ class RayBackend(BaseBackend):
             first = ray.get_actor(f"{self.replica_set}-0", namespace=NAMESPACE)
         except ValueError:
             return None
-        info = ray.get(first.describe.remote())
+        info = ray.get(probe(first))
         return info["model"], info["options"]
 
     def replica_info(self) -> list[dict[str, Any]]:

@@ -20,7 +20,7 @@ from typing import Any
 from ..errors import BackendError, PersonacalError
 from ._progress import BatchProgress
 
-__all__ = ["ReplicaState", "dispatch", "settle"]
+__all__ = ["ReplicaState", "dispatch", "probe", "settle"]
 
 #: Chunks a replica holds at once: one running, one waiting, so it never idles between chunks.
 DEPTH = 2
@@ -45,12 +45,19 @@ class ReplicaState:
         return not self.dead and self.probe is None and self.info is not None
 
 
+def probe(handle):
+    """A describe() call that waits while Ray restarts the replica, and fails once Ray gives it up."""
+    return handle.describe.options(max_task_retries=-1).remote()
+
+
 def settle(ray, replica: ReplicaState, ref) -> None:
-    """Record the outcome of a replica's describe() call."""
+    """Record the outcome of a replica's describe() call (asking again if it is still restarting)."""
     replica.probe = None
     try:
         replica.info = ray.get(ref)
-    except ray.exceptions.RayActorError:
+    except ray.exceptions.ActorUnavailableError:
+        replica.probe = probe(replica.handle)
+    except ray.exceptions.RayActorError:  # ActorDiedError: Ray gave it up
         replica.dead = True
 
 
@@ -86,7 +93,7 @@ def dispatch(ray, replicas: list[ReplicaState], method: str, requests: list, on_
                 pending.extendleft(reversed([i for i in chunk if not finished[i]]))
         replica.failures += 1
         replica.info = None
-        replica.probe = replica.handle.describe.remote()
+        replica.probe = probe(replica.handle)
         probes[replica.probe] = replica
         bar.retry()
 
@@ -107,7 +114,10 @@ def dispatch(ray, replicas: list[ReplicaState], method: str, requests: list, on_
             )
         (ready,), _ = ray.wait(list(streams) + list(probes), num_returns=1)
         if ready in probes:
-            settle(ray, probes.pop(ready), ready)
+            replica = probes.pop(ready)
+            settle(ray, replica, ready)
+            if replica.probe is not None:
+                probes[replica.probe] = replica
             continue
         replica, chunk = streams[ready]
         try:
