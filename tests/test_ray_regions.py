@@ -14,8 +14,7 @@ import pandas as pd
 import pytest
 
 from _synthetic_regions import synthetic_regions, synthetic_seed
-from personacal._ray import RayExecutor
-from personacal.calibrate import Margins, calibrate, poststratify, rake, reconstruct_joint
+from personacal.calibrate import Margins, RayExecutor, calibrate, poststratify, rake, reconstruct_joint
 from personacal.errors import ConvergenceError, ConvergenceWarning, InputError, UnknownCategoryError
 
 N_REGIONS = 40

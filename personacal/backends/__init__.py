@@ -2,7 +2,7 @@
 
 from ._factory import add_backend_arguments, backend_from_args, make_backend
 from ._openai import OpenAIBackend
-from ._ray import RayBackend
+from ._ray_backend import RayBackend
 from ._cache import ResponseCache
 from ._protocol import Backend, ChatMessage, GenerationOutput, OptionScores, Prompt, SamplingParams
 from ._tiny_model import build_tiny_model

@@ -26,7 +26,7 @@ def make_backend(kind: str, **kwargs: Any) -> BaseBackend:
 
         return OpenAIBackend(**kwargs)
     if kind == "ray":
-        from ._ray import RayBackend
+        from ._ray_backend import RayBackend
 
         return RayBackend(**kwargs)
     raise InputError(f"`kind` of make_backend must be one of {list(KINDS)}; got {kind!r}")

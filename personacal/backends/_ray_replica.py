@@ -42,10 +42,12 @@ class Replica:
     def describe(self) -> dict[str, Any]:
         """What the driver needs: who this is (PID, node), what it runs, and what answers it gives."""
         import ray
+        import torch
 
         return {
             "pid": os.getpid(),
             "node": ray.get_runtime_context().get_node_id(),
+            "threads": torch.get_num_threads(),  # Ray sets OMP_NUM_THREADS to the replica's CPUs
             "model": self.model,
             "options": self.options,
             "identity": self.backend.identity(),

@@ -46,7 +46,7 @@ def calibrate(
     tol
         Largest allowed relative error over all margin cells.
     executor
-        With ``by``: ``"ray"`` or a :class:`~personacal._ray.RayExecutor` fits the regions as
+        With ``by``: ``"ray"`` or a :class:`~personacal.calibrate.RayExecutor` fits the regions as
         Ray tasks (same result as the serial run).
 
     The result equals R survey's ``calibrate(design, formula, population,

@@ -240,7 +240,7 @@ def reconstruct_joint(
         that name them (e.g. a (race, Hispanic origin) cross-tab); a seed lacking
         any other variable is an error.
     executor
-        ``"ray"`` or a :class:`~personacal._ray.RayExecutor`: fit the regions as Ray tasks
+        ``"ray"`` or a :class:`~personacal.calibrate.RayExecutor`: fit the regions as Ray tasks
         (methods "independent" and "ipf"; same result as the serial run).
     """
     if method not in METHODS:

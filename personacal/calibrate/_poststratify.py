@@ -42,7 +42,7 @@ def poststratify(sample: pd.DataFrame, table, *, weights=None, by: str | None = 
     w_i = d_i · N_h / Σ_{j∈h} d_j, as R survey's ``postStratify``. Strata are the
     cells of ``table`` (one or several columns). With ``by``, ``table`` is a
     mapping ``{region: table}``. ``executor`` (``"ray"`` or a
-    :class:`~personacal._ray.RayExecutor`) then fits the regions as Ray tasks.
+    :class:`~personacal.calibrate.RayExecutor`) then fits the regions as Ray tasks.
     """
     executor = as_executor(executor, func="poststratify", applies=by is not None, why=NEEDS_BY)
     if by is not None:

@@ -55,7 +55,7 @@ def rake(
         ``"raise"`` (default) raises :class:`~personacal.errors.ConvergenceError`
         carrying the last iterate; ``"warn"`` returns it with ``converged=False``.
     executor
-        With ``by``: ``"ray"`` or a :class:`~personacal._ray.RayExecutor` fits the regions as
+        With ``by``: ``"ray"`` or a :class:`~personacal.calibrate.RayExecutor` fits the regions as
         Ray tasks (same result as the serial run); ``None`` (default) fits them one by one.
 
     Returns

@@ -66,46 +66,35 @@ def joint_on_ray(by_region: Mapping[Any, Margins], seed_counts: pd.Series | None
                  single: bool):
     """The per-region loop of ``reconstruct_joint`` (methods "independent" and "ipf"), one chunk per task.
 
-    Each region is fitted by ``reconstruct_joint`` on that region alone, from the
-    seed table the caller already built, and the pieces are joined as the serial
-    loop joins them (the notes depend on the method and smoothing only, so any
-    region's are the run's).
+    Each task runs ``reconstruct_joint`` itself on its chunk of regions, from the
+    seed table the caller already built; the chunks' tables and margin errors,
+    each in region order, are joined in chunk order (the notes depend on the
+    method and smoothing only, so any chunk's are the run's).
     """
     from ._joint import JointResult
 
     ray = import_ray("reconstruct_joint")
-    items = list(by_region.items())
-    shared = {"seed": seed_counts, "options": {"method": method, "variables": variables, "smoothing": smoothing,
-                                                "tol": tol, "max_iter": max_iter}}
-    chunks = executor.chunks(items, ray)
-    fitted = executor.map(_joint_chunk, chunks, shared=shared, desc=f"joint ({method})", progress=show)
+    options = {"method": method, "variables": variables, "smoothing": smoothing, "tol": tol, "max_iter": max_iter}
+    chunks = executor.chunks(list(by_region.items()), ray)
+    fitted = executor.map(_joint_chunk, chunks, shared={"seed": seed_counts, "options": options, "single": single},
+                          desc=f"joint ({method})", progress=show)
     if single:
-        return fitted[0][0]
-    tables, errors, converged = [], [], True
-    for chunk, chunk_results in zip(chunks, fitted):
-        for (region, _), res in zip(chunk, chunk_results):
-            converged &= res.converged
-            tables.append(res.table)
-            errors.append(res.margin_errors.assign(region=str(region)))
-    regions = tuple(str(r) for r in by_region)
-    margin_errors = pd.concat(errors, ignore_index=True)
+        return fitted[0]
+    margin_errors = pd.concat([f.margin_errors for f in fitted], ignore_index=True)
     return JointResult(
-        table=pd.concat(tables, keys=list(regions), names=["region"]).rename("count"),
+        table=pd.concat([f.table for f in fitted]).rename("count"),
         method=method,
-        regions=regions,
+        regions=tuple(r for f in fitted for r in f.regions),
         variables=variables,
-        converged=converged,
+        converged=all(f.converged for f in fitted),
         max_margin_error=float(margin_errors["rel_error"].max()),
         margin_errors=margin_errors,
-        notes=fitted[0][0].notes,
+        notes=fitted[0].notes,
     )
 
 
-def _joint_chunk(chunk: list, shared: dict) -> list:
+def _joint_chunk(chunk: list, shared: dict):
     from ._joint import reconstruct_joint
 
-    seed, options = shared["seed"], shared["options"]
-    return [
-        reconstruct_joint(Margins(m, name=str(region)), seed=seed, progress=False, **options)
-        for region, m in chunk
-    ]
+    margins = chunk[0][1] if shared["single"] else dict(chunk)
+    return reconstruct_joint(margins, seed=shared["seed"], progress=False, **shared["options"])

@@ -20,7 +20,7 @@ def by_region(fit, sample: pd.DataFrame, margins, *, by: str, label: str, progre
               weights=None, executor=None, **kwargs) -> RegionalResult:
     """Call ``fit(part, margins[region], weights=..., **kwargs)`` on each region's rows.
 
-    ``executor`` (a :class:`~personacal._ray.RayExecutor`) fits chunks of regions as Ray tasks.
+    ``executor`` (a :class:`~personacal.calibrate.RayExecutor`) fits chunks of regions as Ray tasks.
     """
     func = label
     if not isinstance(sample, pd.DataFrame):

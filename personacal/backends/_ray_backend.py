@@ -167,7 +167,8 @@ class RayBackend(BaseBackend):
         return info["model"], info["options"]
 
     def replica_info(self) -> list[dict[str, Any]]:
-        """Each replica's name, state ("up", "restarting" or "dead"), process id, node and restarts seen."""
+        """Each replica's name, state ("up", "restarting" or "dead"), process id, node, CPU threads
+        and the failures this backend has seen."""
         rows = []
         for r in self._replicas:
             if r.probe is not None and not r.dead:
@@ -177,7 +178,7 @@ class RayBackend(BaseBackend):
             state = "dead" if r.dead else "up" if r.up else "restarting"
             info = r.info or {}
             rows.append({"name": r.name, "state": state, "pid": info.get("pid"), "node": info.get("node"),
-                         "failures": r.failures})
+                         "threads": info.get("threads"), "failures": r.failures})
         return rows
 
     def wait_until_up(self, timeout: float | None = None) -> None:
