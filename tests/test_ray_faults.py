@@ -59,8 +59,8 @@ def test_killing_a_replica_mid_run_loses_nothing_and_redoes_nothing(ray_backend,
     backend = RayBackend(str(tiny_model_dir), replicas=2, replica_set=RAY_REPLICA_SET, random_state=0,
                          progress=False, cache=cache)
     victim = backend.replica_info()[0]
-    prompts = [f"Persona {i} from county {i * 13 % 997} answers the survey:" for i in range(240)]
-    params = SamplingParams(temperature=0.8, max_tokens=32)
+    prompts = [f"Persona {i} from county {i * 13 % 997} answers the survey:" for i in range(160)]
+    params = SamplingParams(temperature=0.8, max_tokens=24)
     killed_after: list[int] = []
 
     def kill_when_a_quarter_is_cached() -> None:
@@ -103,7 +103,7 @@ def _personas(n: int) -> pd.DataFrame:
 
 def test_killing_the_driver_mid_run_then_rerunning_resumes_from_the_cache(ray_backend, ray_cluster, vllm_backend,
                                                                            tiny_model_dir, tmp_path):
-    personas = _personas(50)
+    personas = _personas(40)
     personas.to_csv(tmp_path / "personas.csv", index=False)
     cache, out = tmp_path / "answers.sqlite", tmp_path / "answers.parquet"
     command = [

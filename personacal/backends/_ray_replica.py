@@ -77,15 +77,17 @@ def _stream(run: Callable, requests: list) -> Iterator[tuple[int, Any]]:
 
     worker = threading.Thread(target=work, name="personacal-replica-engine", daemon=True)
     worker.start()
-    while True:
-        item = handoff.get()
-        if item is _DONE:
-            break
-        if isinstance(item, _Failed):
-            worker.join()
-            raise item.exc
-        yield item
-    worker.join()
+    try:
+        while True:
+            item = handoff.get()
+            if item is _DONE:
+                break
+            if isinstance(item, _Failed):
+                raise item.exc
+            yield item
+    finally:
+        # also when the caller went away mid-chunk: the engine must be idle before the next call uses it
+        worker.join()
 
 
 def replica_options(resources: dict[str, float], max_restarts: int, name: str | None,
