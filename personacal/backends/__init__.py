@@ -1,4 +1,5 @@
-"""LLM backends: an offline vLLM engine or any OpenAI-compatible server, with a persistent answer cache."""
+"""LLM backends: an offline vLLM engine, vLLM engine replicas on a Ray cluster, or any OpenAI-compatible server,
+with a persistent answer cache."""
 
 from ._factory import add_backend_arguments, backend_from_args, make_backend
 from ._openai import OpenAIBackend

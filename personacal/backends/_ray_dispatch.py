@@ -24,9 +24,11 @@ __all__ = ["ReplicaState", "dispatch", "probe", "settle"]
 
 #: Chunks a replica holds at once: one running, one waiting, so it never idles between chunks.
 DEPTH = 2
-#: Largest chunk: small enough to share work out evenly and lose little when a replica dies,
-#: large enough for the engine to batch well.
-MAX_CHUNK = 256
+#: Largest chunk. A replica runs its chunks one after another, so a batch split finer than one
+#: chunk per replica only shrinks what the engine decodes at once (measured: 2 replicas were
+#: slower than 1 at sampling with 4 chunks each). A replica that dies loses nothing by large
+#: chunks (answers stream back one by one); larger ones would only delay rebalancing.
+MAX_CHUNK = 512
 
 
 @dataclass
@@ -62,9 +64,10 @@ def settle(ray, replica: ReplicaState, ref) -> None:
 
 
 def _chunk_size(n: int, up: int, chunk_size: int | None) -> int:
+    """One chunk per replica up to MAX_CHUNK; beyond that, MAX_CHUNK-sized chunks, DEPTH per replica."""
     if chunk_size is not None:
         return chunk_size
-    return max(1, min(MAX_CHUNK, math.ceil(n / (2 * DEPTH * max(up, 1)))))
+    return max(1, min(MAX_CHUNK, math.ceil(n / max(up, 1))))
 
 
 def _raise_task_error(exc, replica: ReplicaState) -> None:
