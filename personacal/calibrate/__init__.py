@@ -10,6 +10,7 @@ from ._margins import Margin, Margins
 from ._min_distance import min_distance
 from ._poststratify import poststratify
 from ._rake import rake
+from .._ray import RayExecutor
 from ._results import JointResult, RegionalResult, TableResult, WeightingResult
 from ._survey_design import SurveyDesign
 from ._survey_estimates import SurveyEstimate
@@ -41,4 +42,5 @@ __all__ = [
     "asmd",
     "weight_diagnostics",
     "WEIGHT_DIAGNOSTIC_LABELS",
+    "RayExecutor",
 ]

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from .._validation import Options, check_param
+from .._ray import NEEDS_BY, as_executor
 from ..errors import InputError
 from ._by_region import by_region
 from ._cells import collapse_cells
@@ -38,6 +39,7 @@ def calibrate(
     by: str | None = None,
     on_nonconvergence: str = "raise",
     progress: bool | None = None,
+    executor=None,
 ) -> WeightingResult:
     """Deville–Särndal calibration: weights w = d·g closest to d that hit every margin and numeric total.
 
@@ -72,6 +74,9 @@ def calibrate(
         the other units in proportion to d (one pass, R's ``calibrate(trim=)``).
     tol
         Largest allowed relative error over all margin cells and totals.
+    executor
+        With ``by``: ``"ray"`` or a :class:`~personacal.calibrate.RayExecutor` fits the regions as
+        Ray tasks (same result as the serial run).
 
     The result equals R survey's ``calibrate(design, formula, population,
     calfun=method, bounds=bounds, ...)`` on the same auxiliaries (checked in the
@@ -81,10 +86,11 @@ def calibrate(
     (``grake``) is not copied: with bounds, R's answer is ours on d × mean(T/X'd).
     """
     check_options("calibrate", tol=tol, max_iter=max_iter, on_nonconvergence=on_nonconvergence)
+    executor = as_executor(executor, func="calibrate", applies=by is not None, why=NEEDS_BY)
     frame, d, design = weighting_input(sample, weights, by=by, func="calibrate")
     if by is not None:
         return by_region(
-            calibrate, sample, margins, by=by, label=f"calibrate ({method})", progress=progress,
+            calibrate, sample, margins, by=by, label=f"calibrate ({method})", progress=progress, executor=executor,
             weights=weights, method=method, bounds=bounds, bounds_on=bounds_on, variance=variance, cluster=cluster,
             trim=trim, tol=tol, max_iter=max_iter, on_nonconvergence=on_nonconvergence,
         )

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from .._validation import InstanceOf, check_param
+from .._ray import NEEDS_BY, as_executor
 from ..errors import EmptyCategoryError, InputError
 from ._by_region import by_region
 from ._design_steps import poststratification_step
@@ -42,14 +43,16 @@ def _as_margins(table, func: str) -> Margins:
 
 
 def poststratify(sample: pd.DataFrame | SurveyDesign, table, *, partial: bool = False, weights=None,
-                 by: str | None = None, progress: bool | None = None) -> WeightingResult:
+                 by: str | None = None, progress: bool | None = None, executor=None) -> WeightingResult:
     """Scale design weights within each stratum to the stratum's population count.
 
     w_i = d_i · N_h / Σ_{j∈h} d_j, as R survey's ``postStratify``. Strata are the
     cells of ``table`` (one or several columns). With ``by``, ``table`` is a
-    mapping ``{region: table}``. A :class:`SurveyDesign` may be passed as
-    ``sample``: ``result.design`` is then post-stratified (its standard errors
-    take the post-stratification into account, as R's).
+    mapping ``{region: table}``. ``executor`` (``"ray"`` or a
+    :class:`~personacal.calibrate.RayExecutor`) then fits the regions as Ray tasks.
+    A :class:`SurveyDesign` may be passed as ``sample``: ``result.design`` is then
+    post-stratified (its standard errors take the post-stratification into
+    account, as R's).
 
     A population stratum without sample units raises
     :class:`~personacal.errors.EmptyCategoryError`; ``partial=True`` leaves such
@@ -57,13 +60,14 @@ def poststratify(sample: pd.DataFrame | SurveyDesign, table, *, partial: bool = 
     the population, and ``notes`` lists the strata left out).
     """
     check_param("poststratify", "partial", partial, InstanceOf(bool, name="True or False"))
+    executor = as_executor(executor, func="poststratify", applies=by is not None, why=NEEDS_BY)
     frame, d_design, design = weighting_input(sample, weights, by=by, func="poststratify")
     if by is not None:
         if not isinstance(table, dict):
             raise InputError("with `by`, `table` of poststratify must be a mapping {region: table}")
         tables = {region: _as_margins(t, "poststratify") for region, t in table.items()}
         return by_region(poststratify, sample, tables, by=by, label="poststratify", progress=progress,
-                         weights=weights, partial=partial)
+                         executor=executor, weights=weights, partial=partial)
     margins = _as_margins(table, "poststratify")
     enc = encode_sample(frame, margins, func="poststratify")
     d = check_design_weights(weights, frame, "poststratify") if design is None else d_design

@@ -8,6 +8,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
+from .._ray import NEEDS_BY, as_executor
 from ..errors import InputError
 from ._calibrate import calibrate, calibrate_impl
 from ._checks import check_bounds, check_options, finish, scalar_bounds
@@ -35,6 +36,7 @@ def rake(
     by: str | None = None,
     on_nonconvergence: str = "raise",
     progress: bool | None = None,
+    executor=None,
 ) -> WeightingResult:
     """Rake unit weights so that weighted totals hit every margin.
 
@@ -60,19 +62,23 @@ def rake(
     on_nonconvergence
         ``"raise"`` (default) raises :class:`~personacal.errors.ConvergenceError`
         carrying the last iterate; ``"warn"`` returns it with ``converged=False``.
+    executor
+        With ``by``: ``"ray"`` or a :class:`~personacal.calibrate.RayExecutor` fits the regions as
+        Ray tasks (same result as the serial run); ``None`` (default) fits them one by one.
 
     Returns
     -------
     WeightingResult (or RegionalResult with ``by``).
     """
     check_options("rake", tol=tol, max_iter=max_iter, on_nonconvergence=on_nonconvergence)
+    executor = as_executor(executor, func="rake", applies=by is not None, why=NEEDS_BY)
     frame, d_design, design = weighting_input(sample, weights, by=by, func="rake")
     if isinstance(margins, Margins) and len(margins.numeric):
         raise InputError(f"rake takes categorical margins only; margins give numeric totals for "
                          f"{list(margins.numeric.index)}: use calibrate(..., method='raking') for those")
     if by is not None:
         return by_region(
-            rake, sample, margins, by=by, label="rake", progress=progress,
+            rake, sample, margins, by=by, label="rake", progress=progress, executor=executor,
             weights=weights, bounds=bounds, tol=tol, max_iter=max_iter, on_nonconvergence=on_nonconvergence,
         )
     if bounds is not None and (design is not None or not scalar_bounds(bounds)):
