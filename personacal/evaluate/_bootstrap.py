@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from scipy.special import ndtr, ndtri
+from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from .._random import RandomState, check_random_state
@@ -238,24 +239,27 @@ def bootstrap(
                 for r, i in enumerate(idx)]
         return np.stack(rows)
 
-    estimate = call(np.arange(n_units)[None, :])[0]
-    batch = max(1, min(n_boot, _CELLS_PER_BATCH // n_units)) if vectorized else max(1, min(n_boot, 256))
-    show = n_boot >= _PROGRESS_FROM if progress is None else bool(progress)
-    chunks = []
-    with tqdm(total=n_boot, desc="bootstrap", unit="rep", disable=not show, leave=False) as bar:
-        done = 0
-        while done < n_boot:
-            size = min(batch, n_boot - done)
-            chunks.append(call(_draw(rng, n_units, groups, size)))
-            done += size
-            bar.update(size)
-    dist = np.concatenate(chunks, axis=0)
-    if dist.shape[1] != estimate.shape[0]:
-        raise InputError(
-            f"`statistic` of bootstrap returned {estimate.shape[0]} value(s) on the full sample but "
-            f"{dist.shape[1]} on a replicate; it must return the same number each time"
-        )
-    jack = _jackknife(call, n_units, groups) if method == "bca" else None
+    # One BLAS thread: a replicate batch is a few small matrix products, and on a busy 2-core
+    # machine OpenBLAS threads fighting over the cores made them ten times slower.
+    with threadpool_limits(limits=1, user_api="blas"):
+        estimate = call(np.arange(n_units)[None, :])[0]
+        batch = max(1, min(n_boot, _CELLS_PER_BATCH // n_units)) if vectorized else max(1, min(n_boot, 256))
+        show = n_boot >= _PROGRESS_FROM if progress is None else bool(progress)
+        chunks = []
+        with tqdm(total=n_boot, desc="bootstrap", unit="rep", disable=not show, leave=False) as bar:
+            done = 0
+            while done < n_boot:
+                size = min(batch, n_boot - done)
+                chunks.append(call(_draw(rng, n_units, groups, size)))
+                done += size
+                bar.update(size)
+        dist = np.concatenate(chunks, axis=0)
+        if dist.shape[1] != estimate.shape[0]:
+            raise InputError(
+                f"`statistic` of bootstrap returned {estimate.shape[0]} value(s) on the full sample but "
+                f"{dist.shape[1]} on a replicate; it must return the same number each time"
+            )
+        jack = _jackknife(call, n_units, groups) if method == "bca" else None
     return _summarise(dist, estimate, level=level, method=method, names=names, stratified=groups is not None,
                       jackknife=jack)
 

@@ -60,6 +60,7 @@ from ._paired import (
     attach,
     change_frame,
     paired_bootstrap,
+    recalibration,
     single_bootstrap,
     unit_statistic,
 )
@@ -280,6 +281,7 @@ def compare(
     truth_label: str | None = None,
     notes: Sequence[str] = (),
     progress: bool | None = None,
+    reweight=None,
 ) -> Comparison:
     """Score raw and calibrated simulated answers against the same truth, per persona tier, with a paired verdict.
 
@@ -319,8 +321,16 @@ def compare(
         elections), so each headline statistic's change has its own interval.
         ``interval_method``: "bca" (default; chosen by the coverage simulation in
         ``benchmarks/paired_verdict.py``), "basic" or "percentile" (biased for absolute
-        errors such as MAE, whose resampled values sit above the estimate). Weights are
-        resampled with their personas, not re-estimated per replicate.
+        errors such as MAE, whose resampled values sit above the estimate).
+    reweight
+        How the calibrated weights were made, to redo it on every replicate:
+        ``reweight(frequency) -> weights``, both Series by ``persona_id`` (the calibrated
+        personas of one tier; ``frequency`` = how often each was drawn, 1 for all on the
+        original sample), or ``{tier: callable}``. Without it (default) the weights are
+        resampled with their personas as they are (fixed weights, the naive survey
+        bootstrap): the intervals then describe the change for these personas and their
+        weights, and are too narrow for the change a fresh persona draw would show when the
+        weights were estimated from the same personas (benchmarks/results/paired_verdict.md).
     composition
         Persona-pool composition: ``(raw, calibrated)`` or a mapping of
         :class:`CompositionResult` (from :func:`composition_error`).
@@ -393,8 +403,9 @@ def compare(
         common = {"n_boot": n_boot, "level": level, "method": interval_method, "progress": progress,
                   "random_state": derive_seed(rng)}
         if len(stats) == 2:
+            redo = recalibration(reweight, tier, stats["calibrated"])
             paired[tier] = paired_bootstrap(stats["raw"], stats["calibrated"], closer_to_zero=CLOSER_TO_ZERO,
-                                            **common)
+                                            recalibrate=redo, **common)
             for version in VERSIONS:
                 results[(tier, version)] = attach(results[(tier, version)], paired[tier].version(version))
         for version, stat in stats.items() if len(stats) == 1 else ():

@@ -15,20 +15,21 @@ replicate is one matrix of draw counts shared by both versions.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 
 from .._random import RandomState
-from ..errors import InputError
+from ..errors import InputError, PersonacalError
 from . import _alignment, _elections
 from ._alignment import AlignmentResult
 from ._bootstrap import BootstrapResult, UnitStatistic, bootstrap, weighted_counts
 from ._elections import ElectionResult
 
-__all__ = ["PairedBootstrap", "paired_bootstrap", "PAIRINGS", "change_frame", "unit_statistic", "single_bootstrap", "attach"]
+__all__ = ["PairedBootstrap", "paired_bootstrap", "PAIRINGS", "change_frame", "unit_statistic", "single_bootstrap", "attach",
+           "recalibration"]
 
 #: How raw and calibrated were resampled, in words (for summaries and the report).
 PAIRINGS = {
@@ -99,11 +100,16 @@ def paired_bootstrap(
     random_state: RandomState,
     progress: bool | None,
     closer_to_zero: Sequence[str] = (),
+    recalibrate: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> PairedBootstrap:
     """Bootstrap raw, calibrated and the change of their headline statistics in one run.
 
     ``closer_to_zero`` names headline statistics whose verdict compares magnitudes (the
-    lean): they also get ``abs_change`` = |calibrated| - |raw|.
+    lean): they also get ``abs_change`` = |calibrated| - |raw|. ``recalibrate`` maps the
+    calibrated side's per-unit draw counts (in ``calibrated.units`` order) to its weight
+    totals, redoing the calibration on each replicate; a replicate whose calibration
+    fails (raises :class:`~personacal.errors.PersonacalError`) is left out. Without it the
+    calibrated weights are resampled as they are (fixed weights).
     """
     if raw.headline != calibrated.headline:
         raise InputError(f"raw and calibrated statistics differ: {raw.headline} vs {calibrated.headline}")
@@ -125,10 +131,21 @@ def paired_bootstrap(
     m = len(headline)
     magnitude = [headline.index(s) for s in closer_to_zero if s in headline]
 
+    def cal_totals(counts):
+        if recalibrate is None:
+            return counts * calibrated.weights
+        rows = []
+        for row in counts:
+            try:
+                rows.append(np.asarray(recalibrate(row), dtype=float))
+            except PersonacalError:
+                rows.append(np.full(row.shape, np.nan))
+        return np.stack(rows)
+
     def statistic(idx, _):
         counts = weighted_counts(idx, n)
         a = raw.function(counts[:, raw_pos] * raw.weights)
-        c = calibrated.function(counts[:, cal_pos] * calibrated.weights)
+        c = calibrated.function(cal_totals(counts[:, cal_pos]))
         parts = [a, c, c[:, :m] - a[:, :m]]
         if magnitude:
             parts.append(np.abs(c[:, magnitude]) - np.abs(a[:, magnitude]))
@@ -192,3 +209,27 @@ def attach(result: ElectionResult | AlignmentResult, boot: BootstrapResult):
     rows = slice(1, None) if result.group else slice(0, 1)
     per_group["ci_low"], per_group["ci_high"] = own.ci_low[rows], own.ci_high[rows]
     return replace(result, per_group=per_group, bootstrap=own)
+
+
+def recalibration(reweight, tier, stat: UnitStatistic, func: str = "compare"):
+    """``counts -> weights`` in ``stat.units`` order from the user's Series-based ``reweight``, checked once."""
+    fn = reweight.get(tier) if isinstance(reweight, Mapping) else reweight
+    if fn is None:
+        return None
+    if not callable(fn):
+        raise InputError(f"`reweight` of {func} must be a callable or {{tier: callable}}; got {type(fn).__name__}")
+
+    def redo(counts: np.ndarray) -> np.ndarray:
+        out = fn(pd.Series(counts, index=stat.units))
+        if not isinstance(out, pd.Series) or out.index.difference(stat.units).size or stat.units.difference(
+                out.index).size:
+            raise InputError(f"`reweight` of {func} must return a Series of weights indexed by the calibrated "
+                             "personas' persona_id")
+        return out.reindex(stat.units).to_numpy(float)
+
+    again = redo(np.ones(len(stat.units)))
+    if not np.allclose(again, stat.weights, rtol=1e-6, atol=1e-12 * max(1.0, float(np.abs(stat.weights).max()))):
+        raise InputError(f"`reweight` of {func} does not reproduce the calibrated weights on the original personas "
+                         f"(largest difference {np.abs(again - stat.weights).max():.3g}); it must redo the "
+                         "calibration that made them")
+    return redo
