@@ -15,6 +15,7 @@ replicate is one matrix of draw counts shared by both versions.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
@@ -155,8 +156,31 @@ def paired_bootstrap(
              *(f"change[{s}]" for s in headline), *(f"abs_change[{headline[j]}]" for j in magnitude)]
     result = bootstrap(statistic, n, strata=strata, n_boot=n_boot, random_state=random_state, level=level,
                        method=method, vectorized=True, names=names, progress=progress)
+    result = _percentile_where_folded(result, level)
     return PairedBootstrap(pairing=pairing, bootstrap=result,
                            names={"raw": tuple(raw.names), "calibrated": tuple(calibrated.names)}, headline=headline)
+
+
+#: Statistics whose interval is always the percentile one: counts of correct winners (few values,
+#: many ties) and magnitudes |calibrated| - |raw| (replicates folded at 0). BCa's bias correction
+#: and the basic interval's reflection read those shapes as bias of the statistic, which they are not.
+PERCENTILE_ONLY = ("abs_change[", "winner_accuracy]")
+
+
+def _percentile_where_folded(result: BootstrapResult, level: float) -> BootstrapResult:
+    if result.method == "percentile":
+        return result
+    idx = [i for i, name in enumerate(result.names) if name.startswith(PERCENTILE_ONLY[0])
+           or name.endswith(PERCENTILE_ONLY[1])]
+    if not idx:
+        return result
+    alpha = (1 - level) / 2
+    low, high = result.ci_low.copy(), result.ci_high.copy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN components stay NaN
+        q = np.nanquantile(result.distribution[:, idx], [alpha, 1 - alpha], axis=0)
+    low[idx], high[idx] = q[0], q[1]
+    return replace(result, ci_low=low, ci_high=high)
 
 
 def change_frame(paired: PairedBootstrap) -> pd.DataFrame:
@@ -189,8 +213,9 @@ def single_bootstrap(stat, *, n_boot, level, method, progress, random_state) -> 
     def statistic(idx, resampled_weights):
         return stat.function(weighted_counts(idx, n, resampled_weights))
 
-    return bootstrap(statistic, n, weights=stat.weights, strata=stat.strata, n_boot=n_boot, level=level,
-                     method=method, random_state=random_state, vectorized=True, names=stat.names, progress=progress)
+    return _percentile_where_folded(bootstrap(
+        statistic, n, weights=stat.weights, strata=stat.strata, n_boot=n_boot, level=level, method=method,
+        random_state=random_state, vectorized=True, names=stat.names, progress=progress), level)
 
 
 def attach(result: ElectionResult | AlignmentResult, boot: BootstrapResult):
