@@ -443,7 +443,7 @@ def _fit_bayes(by_region: dict[str, Margins], seed_counts: pd.Series, *, variabl
         notes=notes, posterior=idata,
     )
     if not ok:
-        message = (f"{BAYES_FUNC} ({sampler}): not converged: {'; '.join(problems)}. "
+        message = (f"{BAYES_FUNC} ({sampler}): poor convergence diagnostics: {'; '.join(problems)}. "
                    + ("Raise draws and tune (e.g. draws=2000, tune=2000) or target_accept"
                       if sampler == "nuts" else "Raise advi_iterations or lower learning_rate")
                    + (", or check that the margins agree with each other (missed margins)." if missed else "."))
