@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from personacal._pipeline import run_pipeline
+from personacal.workflow import run_demo
 from personacal.cli import main
 from personacal.data import election_results
 
@@ -24,20 +24,26 @@ def test_demo_without_llm_writes_report_and_says_what_was_skipped(tmp_path, caps
 
 
 def test_demo_composition_numbers(tmp_path):
-    result = run_pipeline(states=["CA", "WY"], n_per_state=150, out=tmp_path / "report", progress=False)
-    if True:
-        tvd = result.composition.pivot_table(index="margin", columns="pool", values="tvd", aggfunc="max")
-        raked = tvd["paper-style, raked"]
-        # Raked margins are met exactly; the held-out age × sex table is not.
-        for margin in ("sex", "age", "education3", "employment3"):
-            assert raked[margin] < 1e-6
-        assert raked["age:sex"] > 1e-3
-        # Meta personas from the IPF joint: integer rounding only (≤ 1 person per cell of 150).
-        meta = tvd[[c for c in tvd.columns if c.startswith("personacal Meta")][0]]
-        assert meta["sex"] <= 1 / 150 + 1e-12
-        # Independent draws put persons in impossible race × Hispanic-origin cells; IPF joints do not.
-        assert tvd["paper-style, raw"]["race4:race_eth"] > 0.2 > meta["race4:race_eth"]
-        assert len(result.meta_personas) == 300 and result.skipped
+    result = run_demo(states=["CA", "WY"], n_per_state=150, out=tmp_path / "report", progress=False,
+                      on_infeasible="collapse")
+    tvd = result.composition.pivot_table(index="margin", columns="pool", values="tvd", aggfunc="max")
+    raked = tvd["paper-style, raked"]
+    # Raked margins are met exactly; the held-out age × sex table is not.
+    for margin in ("sex", "age", "education3", "employment3"):
+        assert raked[margin] < 1e-6
+    assert raked["age:sex"] > 1e-3
+    # Meta personas from the IPF joint: integer rounding only (≤ 1 person per cell of 150).
+    meta = tvd[[c for c in tvd.columns if c.startswith("personacal Meta")][0]]
+    assert meta["sex"] <= 1 / 150 + 1e-12
+    # Independent draws put persons in impossible race × Hispanic-origin cells; IPF joints do not.
+    assert tvd["paper-style, raw"]["race4:race_eth"] > 0.2 > meta["race4:race_eth"]
+    assert len(result.meta_personas) == 300 and result.skipped
+    # Every state's margins are recorded: met, or merged with what moved where.
+    records = result.calibration.set_index(["region", "margin"])
+    assert set(records.index.get_level_values("region")) == {"CA", "WY"}
+    assert set(records["status"]) <= {"met", "merged"}
+    merged = records[records["status"] == "merged"]
+    assert (merged["detail"].str.contains("into")).all()
 
 
 def test_demo_rejects_bad_arguments(capsys):
@@ -49,8 +55,8 @@ def test_demo_rejects_bad_arguments(capsys):
 
 @pytest.mark.vllm
 def test_demo_with_real_llm(vllm_backend, tmp_path):
-    result = run_pipeline(states=["CA", "WY"], n_per_state=60, n_llm_per_state=2, backend=vllm_backend,
-                          out=tmp_path / "report", progress=False)
+    result = run_demo(states=["CA", "WY"], n_per_state=60, n_llm_per_state=2, backend=vllm_backend,
+                      out=tmp_path / "report", progress=False, on_infeasible="drop", n_boot=50)
     answers = result.answers
     assert set(answers["tier"]) == {"Meta", "Objective Tabular", "Subjective Tabular", "Descriptive"}
     sums = answers.groupby(["tier", "persona_id"])["probability"].sum()
