@@ -196,7 +196,7 @@ def _region(pool, margins: Margins, d, region, priority, policy, tol):
                                                     "first) until the rest can be met")
                 raise type(exc)(f"{FUNC}: region {region!r} ({n} personas, policy {policy!r}): {exc}.{hint}") \
                     from exc
-            label = merged[keys[-1]].label
+            label = next(m.label for m in merged if m.key == keys[-1])
             dropped[label] = f"{n} personas cannot meet it together with the higher-priority margins ({exc})"
             keys = keys[:-1]
     w = fit.weights.to_numpy()
