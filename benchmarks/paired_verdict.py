@@ -109,8 +109,8 @@ def _md(frame: pd.DataFrame, digits: int = 3) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--reps", type=int, default=200, help="samples per coverage and false-improvement cell")
-    parser.add_argument("--power-reps", type=int, default=100, help="samples per power cell")
+    parser.add_argument("--reps", type=int, default=100, help="samples per coverage and false-improvement cell")
+    parser.add_argument("--power-reps", type=int, default=50, help="samples per power cell")
     parser.add_argument("--quick", action="store_true", help="fewer cells and replications (a smoke run)")
     args = parser.parse_args()
     reps = 20 if args.quick else args.reps
@@ -124,8 +124,9 @@ def main() -> None:
 
     parts.append("## 1. Coverage of 95% intervals (10 states; raw lean +5 points; model error SD 3 points)")
     for n in ((300,) if args.quick else (300, 100)):
-        for recompute in (False, True):
+        for recompute in (False, True) if n == 300 else (False,):
             table = coverage(10, n, reps, 0.03, recompute).reset_index()
+            print(f"coverage n={n} recompute={recompute} done at {time.perf_counter() - started:.0f} s", flush=True)
             what = "recomputed on every replicate" if recompute else "fixed (compare's default)"
             parts += [f"\n{n} personas per state, calibrated weights {what}:\n", _md(table)]
     parts.append("")
@@ -135,6 +136,7 @@ def main() -> None:
     for states, n in ((10, 300), (10, 100)) if args.quick else ((10, 300), (10, 100), (50, 100)):
         rates = verdict_rates(states, n, reps, weights="noise", lean=0.05, seed0=5000)
         rows.append({"states": states, "personas per state": n, **rates})
+        print(f"noise {states}x{n} done at {time.perf_counter() - started:.0f} s", flush=True)
     parts += [_md(pd.DataFrame(rows)), ""]
     parts.append("## 2b. A representative raw pool (no lean) post-stratified: what the verdict calls")
     parts.append("The raw pool has the population's group shares in expectation; post-stratification only removes "
@@ -155,6 +157,8 @@ def main() -> None:
         for recompute in (False, True) if (states, n) == (10, 300) else (False,):
             rates = verdict_rates(states, n, power_reps, weights="poststratify", lean=lean, seed0=9000,
                                   recompute=recompute)
+            print(f"power {states}x{n} lean {lean} recompute={recompute} done at "
+                  f"{time.perf_counter() - started:.0f} s", flush=True)
             rows.append({"states": states, "personas per state": n, "lean removed (points)": f"{100 * lean:.1f}",
                          "weights": "recomputed" if recompute else "fixed",
                          "lean improved": rates["mean_signed_error improved"], "MAE improved": rates["mae improved"],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -76,4 +78,16 @@ def test_demo_with_real_llm(vllm_backend, tmp_path):
     row = states[(states["tier"] == "Meta") & (states["version"] == "calibrated") & (states["state"] == "WY")].iloc[0]
     assert row["simulated"] == pytest.approx(share, rel=1e-9)
     assert row["actual"] == pytest.approx(truth["WY"], rel=1e-12)
-    assert "MEDSL 2024 results" in (tmp_path / "report" / "index.html").read_text()
+    html = (tmp_path / "report" / "index.html").read_text()
+    assert "MEDSL 2024 results" in html
+    # The tiers that carry the recalled 2020 vote were raked on it (or, with 2 personas, recorded as dropped).
+    records = result.calibration
+    assert set(records["tier"]) == {"paper-style pool", "Meta", "Objective Tabular", "Subjective Tabular",
+                                    "Descriptive"}
+    assert set(records.loc[records["tier"] == "Subjective Tabular", "margin"]) >= {"vote_2020", "sex"}
+    assert "vote_2020" not in set(records.loc[records["tier"] == "Meta", "margin"])
+    # The report leads with the verdict; summary.json has the same numbers; the parse rate is reported.
+    assert html.index("Verdict") < html.index("<h2>Summary</h2>") and "Parse rate" in html
+    assert set(result.parse_rates) == set(answers["tier"])
+    summary = json.loads((tmp_path / "report" / "summary.json").read_text())
+    assert summary["sentences"] == result.verdict and summary["n_boot"] == 50

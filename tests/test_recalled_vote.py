@@ -15,6 +15,7 @@ import pytest
 from pydantic import ValidationError
 
 from personacal.data import categories
+from personacal.errors import InputError
 from personacal.evaluate import calibrate_tier, compare
 from personacal.generate._prompts_tiers import DEFAULT_TEMPLATES, TEMPLATES, field_guide
 from personacal.generate._schemas import TEMPLATE_SCHEMAS, SubjectiveTabular
@@ -85,7 +86,7 @@ def test_calibrate_tier_rakes_the_recalled_vote_to_the_2020_result_by_default():
 
 def test_calibrate_tier_default_target_needs_state_codes():
     tier = _tier().assign(state=lambda f: f["state"].map({"CA": "West", "WY": "Mountain"}))
-    with pytest.raises(Exception, match="need state postal codes"):
+    with pytest.raises(InputError, match="need state postal codes"):
         calibrate_tier(tier, by="state")
 
 

@@ -420,6 +420,9 @@ def compare(
     check_same_units(results, kind)
     own_notes += [f"tier {t!r}: {PAIRINGS[p.pairing]}" if t != ALL else PAIRINGS[p.pairing]
                   for t, p in paired.items() if p.pairing != "paired"]
+    own_notes += [f"{'' if t == ALL else f'tier {t!r}: '}{int(p.bootstrap.n_failed.max())} of {p.bootstrap.n_boot} "
+                  "replicates could not be re-weighted (a resampled region could not be calibrated) and were left "
+                  "out of the intervals" for t, p in paired.items() if p.bootstrap.n_failed.max()]
     own_notes += not_simulated_notes(results) + outside_interval_notes(results, interval_method)
 
     weighted_reference = reference_weighting(truth) if kind == "opinion" else None

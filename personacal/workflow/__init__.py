@@ -27,9 +27,11 @@ Defaults and why:
   party-ID targets miss weighted national figures by 13 points (+12.4 D-R against -0.6) and are
   only used when asked for (``partisan="party_id"``).
 - ``on_infeasible="raise"`` in the API and in ``personacal run``: a region whose personas cannot
-  meet its margins is a finding, not something to paper over. ``personacal demo`` passes
-  "collapse" (``--on-infeasible``), because its pools are small random draws in which a rare
-  group (e.g. Black residents of Wyoming) is often empty; the report lists every merge.
+  meet its margins is a finding, not something to paper over. ``personacal demo`` passes "drop"
+  (``--on-infeasible``), because its pools are small random draws: a rare group (e.g. Black
+  residents of Wyoming) is often empty, and a few dozen LLM-tier personas over six margins often
+  cannot meet them all even after merges (measured: 29 Descriptive personas in CA on the tiny
+  test model). The report lists every merge and drop per state and tier.
 - ``n_boot=1000``, ``interval_method="bca"``: the verdict's paired bootstrap, chosen by the
   coverage simulation in ``benchmarks/paired_verdict.py``; each replicate redoes the tier's
   raking, so the change's interval includes what estimating the weights costs.

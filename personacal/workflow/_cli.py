@@ -15,10 +15,10 @@ def register(subparsers) -> None:
     p.add_argument("--method", choices=["ipf", "bayes", "independent"], default="ipf", help="joint reconstruction")
     p.add_argument("--out", default="personacal-report", help="report folder (default personacal-report)")
     p.add_argument("--seed", type=int, default=0, help="random seed")
-    p.add_argument("--on-infeasible", choices=["raise", "collapse", "drop"], default="collapse",
-                   help="where a state's personas cannot meet every margin: raise, collapse (default here: merge "
-                        "categories nobody is in into a neighbour) or drop (also drop margins, the partisan one "
-                        "first); the report lists what happened per state")
+    p.add_argument("--on-infeasible", choices=["raise", "collapse", "drop"], default="drop",
+                   help="where a state's personas cannot meet every margin: raise, collapse (merge categories "
+                        "nobody is in into a neighbour) or drop (default here: collapse, then drop margins, the "
+                        "partisan one first); the report lists what happened per state")
     p.add_argument("--partisan", choices=["past_vote", "party_id", "none"], default="past_vote",
                    help="partisan margin of the tiers that carry it (default: recalled 2020 vote to the 2020 result)")
     p.add_argument("--n-boot", type=int, default=1000, help="paired bootstrap replicates of the verdict (default "

@@ -81,6 +81,7 @@ def run_llm_steps(meta: pd.DataFrame, census: dict[str, Margins], backend, *, pa
                   partisan_margins: dict[str, Margins], on_infeasible: str, random_state: int, progress,
                   composition, election_year: int = 2024, n_boot: int = 1000, interval_method: str = "bca",
                   level: float = 0.95) -> LLMRun:
+    progress = True if progress is None else bool(progress)  # LLM steps are long: bars by default
     tables, notes = _tier_tables(meta, backend, random_state, progress)
     question = election_question(election_year)
     column = partisan_column(partisan)
