@@ -26,7 +26,7 @@ from ..evaluate import Comparison, compare, composition_error, poststratify_answ
 from ..generate import sample_meta_personas, state_joints, state_margins
 from ..simulate import election_question, load_question_bank, reference_distributions
 from ._config import RunConfig
-from ._demo import pooled, report_context, run_demo
+from ._demo import pooled, report_context, run_demo, weights_by_region
 from ._policy import calibrate_regions
 from ._result import WorkflowResult
 from ._targets import target_sources
@@ -127,7 +127,8 @@ def run_config(config: RunConfig, *, progress: bool | None = None) -> WorkflowRe
     if comparison is None:
         comparison = Comparison(kind="composition", tiers=(), results={},
                                 composition={"raw": raw, "calibrated": calibrated},
-                                weight_diagnostics=None, truth_label="your margins", n_boot=0, level=ev.level, notes=())
+                                weight_diagnostics=weights_by_region(pool["weight"], pool[REGION]),
+                                truth_label="your margins", n_boot=0, level=ev.level, notes=())
     records = records[["tier", *[c for c in records.columns if c != "tier"]]]
     targets = target_sources("none", election_year=year if backend is not None else None,
                              census=f"your margins ({pop.margins})" if pop.margins else None)

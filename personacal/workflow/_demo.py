@@ -31,7 +31,7 @@ from ._policy import calibrate_regions
 from ._result import WorkflowResult
 from ._targets import CENSUS_KEYS, RACE_ETH4_OF, census_targets, partisan_targets, target_sources
 
-__all__ = ["run_demo", "HELD_OUT", "LLM_STEPS", "report_context", "pooled"]
+__all__ = ["run_demo", "HELD_OUT", "LLM_STEPS", "report_context", "pooled", "weights_by_region"]
 
 logger = logging.getLogger(__name__)
 
@@ -209,8 +209,6 @@ def run_demo(
 
 def _pool_composition(paper, raked, targets):
     """National composition of the paper-style pool, raw and raked, and the raking's weight diagnostics."""
-    from ..calibrate import weight_diagnostics
-
     # Pooled over states, each raw persona stands for its state's population / n (expansion weights),
     # as the raked weights do, so both pools weight states by their population.
     state_total = pd.Series({code: m.total for code, m in targets.items()})
@@ -219,12 +217,19 @@ def _pool_composition(paper, raked, targets):
     national = pooled(targets)
     raw = composition_error(paper, national, weights=expansion)
     calibrated = composition_error(paper, national, weights=raked.weights.to_numpy())
+    return {"raw": raw, "calibrated": calibrated}, weights_by_region(raked.weights, paper["region"])
+
+
+def weights_by_region(weights: pd.Series, regions: pd.Series) -> pd.DataFrame:
+    """Per region: rows, ess, ess_ratio, design_effect and weight_ratio of the calibrated weights."""
+    from ..calibrate import weight_diagnostics
+
     rows = []
-    for region, part in raked.weights.groupby(paper["region"]):
-        facts = weight_diagnostics(part.to_numpy())
+    for region, part in weights.groupby(regions.to_numpy()):
+        facts = weight_diagnostics(part.dropna().to_numpy())
         rows.append({"region": region, "rows": facts["rows"], "ess": facts["ess"],
                      "design_effect": facts["design_effect"], "weight_ratio": facts["weight_ratio"]})
     diagnostics = pd.DataFrame(rows).assign(tier="all")
     diagnostics["ess_ratio"] = diagnostics["ess"] / diagnostics["rows"]
-    return {"raw": raw, "calibrated": calibrated}, diagnostics
+    return diagnostics
 

@@ -31,6 +31,7 @@ import pandas as pd
 from .._validation import Options, check_param
 from ..calibrate import Margins
 from ..data import coarsening, past_vote_targets, psychographic_targets
+from ..errors import DataError
 from ..generate import state_margins
 
 __all__ = ["PARTISAN", "PRIORITY", "CENSUS_KEYS", "census_targets", "partisan_targets", "partisan_column",
@@ -77,8 +78,9 @@ def partisan_targets(states, partisan: str = "past_vote", *, totals: dict[str, f
         table = psychographic_targets("party_id", geography="state")
         table = table[table["area"].isin(list(states))]
         absent = sorted(set(states) - set(table["area"]))
-        if absent:
-            raise ValueError(f"no party-ID targets for {absent}")  # the MRP table covers the 50 states
+        if absent:  # the MRP table covers the 50 states, not DC
+            raise DataError(f"partisan='party_id' has no state party-ID targets for {absent}; use "
+                            "partisan='past_vote' (all 50 states and DC) or 'none'")
     out = {}
     for state, block in table.groupby("area", sort=False):
         shares = pd.Series(block["share"].to_numpy(float), index=pd.Index(block["category"].astype(str),
