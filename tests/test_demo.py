@@ -51,6 +51,10 @@ def test_demo_composition_numbers(tmp_path):
 def test_demo_rejects_bad_arguments(capsys):
     assert main(["demo", "--states", "CA", "--model", "x"]) == 2
     assert "--model/--base-url/--cpu-fast-start need --backend" in capsys.readouterr().err
+    assert main(["demo", "--states", "CA", "--replicas", "2"]) == 2
+    assert "--replicas need --backend ray" in capsys.readouterr().err
+    assert main(["demo", "--states", "CA", "--backend", "vllm", "--model", "m", "--address", "auto"]) == 2
+    assert "--address apply to --backend ray only; got --backend vllm" in capsys.readouterr().err
     assert main(["demo", "--states", "ZZ"]) == 2
     assert "unknown-region" in capsys.readouterr().err
 

@@ -38,7 +38,7 @@ Defaults and why:
 """
 
 from ._config import RunConfig, load_config
-from ._custom import run_config
+from ._custom import make_config_backend, run_config
 from ._demo import HELD_OUT, run_demo
 from ._policy import MERGE_INTO, ON_INFEASIBLE, RegionCalibration, calibrate_regions
 from ._result import WorkflowResult
@@ -48,6 +48,7 @@ __all__ = [
     "run_demo",
     "run_config",
     "load_config",
+    "make_config_backend",
     "RunConfig",
     "WorkflowResult",
     "calibrate_regions",

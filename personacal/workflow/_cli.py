@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from ..backends import add_ray_arguments, ray_options
 from ..errors import InputError
 
 
@@ -24,13 +25,15 @@ def register(subparsers) -> None:
     p.add_argument("--n-boot", type=int, default=1000, help="paired bootstrap replicates of the verdict (default "
                                                             "1000; 0: no intervals)")
     group = p.add_argument_group("LLM backend (optional: without it the LLM steps are skipped, and said so)")
-    group.add_argument("--backend", choices=["openai", "vllm"], default=None)
+    group.add_argument("--backend", choices=["openai", "vllm", "ray"], default=None,
+                       help="vllm (offline engine), openai (HTTP server) or ray (vLLM engines on a Ray cluster)")
     group.add_argument("--model", default=None, help="model name on the server (openai) or model folder (vllm)")
     group.add_argument("--base-url", default=None, help="OpenAI-compatible server URL, e.g. http://127.0.0.1:8000/v1")
     group.add_argument("--api-key-env", default="OPENAI_API_KEY", help="environment variable holding the API key")
     group.add_argument("--cache", default=None, help="SQLite answer cache (re-runs and resumes are free)")
     group.add_argument("--cpu-fast-start", action="store_true",
                        help="vllm on a CPU: eager single-process engine, chunked prefill off (see VLLMBackend)")
+    add_ray_arguments(group)
     p.set_defaults(handler=_run_demo)
 
     p = subparsers.add_parser("run", help="the main job on your own margins, personas, questions and backend (TOML)")
@@ -40,8 +43,11 @@ def register(subparsers) -> None:
 
 def _backend(args: argparse.Namespace):
     if args.backend is None:
-        if args.model or args.base_url or args.cpu_fast_start:
-            raise InputError("--model/--base-url/--cpu-fast-start need --backend openai or --backend vllm")
+        ray_flags = [f"--{k.replace('_', '-')}" for k in ("replicas", "resources_per_replica", "address", "replica_set")
+                     if getattr(args, k) is not None]
+        if args.model or args.base_url or args.cpu_fast_start or ray_flags:
+            raise InputError(f"{'/'.join(ray_flags) or '--model/--base-url/--cpu-fast-start'} need --backend "
+                             f"{'ray' if ray_flags else 'openai, vllm or ray'}")
         return None
     if not args.model:
         raise InputError(f"--backend {args.backend} needs --model")
@@ -52,8 +58,8 @@ def _backend(args: argparse.Namespace):
             raise InputError("--backend openai needs --base-url, e.g. http://127.0.0.1:8000/v1")
         return make_backend("openai", model=args.model, base_url=args.base_url, api_key_env=args.api_key_env,
                             cache=args.cache, random_state=args.seed)
-    return make_backend("vllm", model=args.model, cache=args.cache, random_state=args.seed,
-                        cpu_fast_start=args.cpu_fast_start)
+    return make_backend(args.backend, model=args.model, cache=args.cache, random_state=args.seed,
+                        cpu_fast_start=args.cpu_fast_start, **ray_options(args))
 
 
 def _run_demo(args: argparse.Namespace) -> int:

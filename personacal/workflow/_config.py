@@ -27,9 +27,12 @@ falls back to a default). Paths are relative to the file. Sections and keys:
     ``n_boot`` (1000 replicates; 0 = no intervals, so nothing is called improved); ``level`` (0.95);
     ``interval_method`` ("bca": chosen by the coverage simulation in benchmarks/paired_verdict.py).
 ``[backend]`` -- leave out to skip the LLM steps (the report says so)
-    ``kind`` ("openai" | "vllm"), ``model``, ``base_url``, ``api_key_env``, ``cache``, ``method``
+    ``kind`` ("openai" | "vllm" | "ray"), ``model``, ``base_url``, ``api_key_env``, ``cache``, ``method``
     ("logprobs" | "sample"), ``cpu_fast_start``, ``n_per_region`` (personas per region that answer;
-    default: the population's n_per_region).
+    default: the population's n_per_region). kind = "ray" only (vLLM engine replicas on a Ray
+    cluster, :class:`personacal.backends.RayBackend`): ``replicas`` (1), ``resources_per_replica``
+    (e.g. ``{GPU = 1}``), ``address`` (default a private local cluster), ``replica_set`` (name the
+    replicas so later runs attach to them); given with another kind they are an error.
 ``[output]``
     ``folder`` ("personacal-report"), ``seed`` (0).
 """
@@ -80,8 +83,12 @@ class Questions(_Section):
     limit: int | None = Field(None, ge=1, description="ask only the first N questions of the bank")
 
 
+#: The [backend] keys that only kind = "ray" takes.
+RAY_KEYS = ("replicas", "resources_per_replica", "address", "replica_set")
+
+
 class Backend(_Section):
-    kind: Literal["openai", "vllm"]
+    kind: Literal["openai", "vllm", "ray"]
     model: str
     base_url: str | None = None
     api_key_env: str = "OPENAI_API_KEY"
@@ -90,11 +97,19 @@ class Backend(_Section):
     cpu_fast_start: bool = Field(False, description="vllm on a CPU: eager engine, chunked prefill off")
     n_per_region: int | None = Field(None, ge=1, description="personas per region that answer (and, for Meta, get "
                                                              "tiers); default: [population] n_per_region")
+    # kind = "ray": vLLM engine replicas on a Ray cluster (personacal.backends.RayBackend)
+    replicas: int | None = Field(None, ge=1, description="ray: engine replicas (default 1)")
+    resources_per_replica: dict[str, float] | None = Field(None, description='ray: e.g. {GPU = 1}')
+    address: str | None = Field(None, description="ray: cluster address; default a private local cluster")
+    replica_set: str | None = Field(None, description="ray: name the replicas so later runs reuse them")
 
     @model_validator(mode="after")
     def _url(self) -> "Backend":
         if self.kind == "openai" and not self.base_url:
             raise ValueError("[backend] kind = 'openai' needs base_url, e.g. 'http://127.0.0.1:8000/v1'")
+        stray = [k for k in RAY_KEYS if getattr(self, k) is not None]
+        if self.kind != "ray" and stray:
+            raise ValueError(f"[backend] {', '.join(stray)} apply to kind = 'ray' only; got kind = {self.kind!r}")
         return self
 
 

@@ -25,7 +25,7 @@ from ..errors import InputError
 from ..evaluate import Comparison, compare, composition_error, poststratify_answers, write_report
 from ..generate import sample_meta_personas, state_joints, state_margins
 from ..simulate import election_question, load_question_bank, reference_distributions
-from ._config import RunConfig
+from ._config import RAY_KEYS, RunConfig
 from ._demo import pooled, report_context, run_demo, weights_by_region
 from ._policy import calibrate_regions
 from ._result import WorkflowResult
@@ -47,6 +47,10 @@ def make_config_backend(config: RunConfig):
     if b.kind == "openai":
         return make_backend("openai", model=b.model, base_url=b.base_url, api_key_env=b.api_key_env, cache=cache,
                             random_state=config.output.seed)
+    if b.kind == "ray":
+        ray = {k: getattr(b, k) for k in RAY_KEYS if getattr(b, k) is not None}
+        return make_backend("ray", model=b.model, cache=cache, random_state=config.output.seed,
+                            cpu_fast_start=b.cpu_fast_start, **ray)
     return make_backend("vllm", model=b.model, cache=cache, random_state=config.output.seed,
                         cpu_fast_start=b.cpu_fast_start)
 
