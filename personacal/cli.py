@@ -22,7 +22,7 @@ COMMAND_MODULES = (
     "personacal.generate._cli",
     "personacal.simulate._cli",
     "personacal.evaluate._cli",
-    "personacal._pipeline_cli",
+    "personacal.workflow._cli",
 )
 
 EXIT_FAILED = 1

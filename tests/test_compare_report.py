@@ -52,8 +52,10 @@ def test_election_shares_by_hand():
     changes = c.to_frame("change").set_index("statistic")
     assert changes.loc["mae", "change"] == pytest.approx(0.05 / 3 - 0.10)
     assert changes.loc["mean_signed_error", "change"] == pytest.approx(-0.09)
-    assert changes["improved"].tolist() == [True] * 5
-    assert changes["raw_ci_low"].isna().all()  # no bootstrap -> no intervals
+    # Aggregated shares cannot be resampled: no interval of the change, so nothing is called improved.
+    assert changes["improved"].tolist() == ["no detectable change"] * 5
+    assert changes["raw_ci_low"].isna().all() and changes["change_ci_low"].isna().all()
+    assert any("nothing is called improved" in n for n in c.notes)
     states = c.to_frame("state")
     bb = states[(states.version == "raw") & (states.state == "BB")].iloc[0]
     assert bb["signed_error"] == pytest.approx(0.15) and not bb["winner_correct"]
@@ -62,17 +64,34 @@ def test_election_shares_by_hand():
     assert "raw 10.00 pp -> calibrated 1.67 pp" in text  # the MAE
 
 
+def _voters(leans: dict[str, float], n: int = 200) -> pd.DataFrame:
+    """``n`` personas per state of TRUTH voting D with probability actual + lean (a logprob-style answer)."""
+    rows = []
+    for state, actual in zip(TRUTH.state, TRUTH.dem_two_party_share):
+        for i in range(n):
+            p = actual + leans[state]
+            rows += [(f"{state}{i}", state, "D", p), (f"{state}{i}", state, "R", 1 - p)]
+    return pd.DataFrame(rows, columns=["persona_id", "state", "party", "probability"])
+
+
 def test_improved_flags_follow_each_statistic():
-    # calibrated overshoots to the right: lean -0.05 (|.05| < |.10| -> improved) but winners: AA .55 ok,
-    # BB .35 ok, CC .40 ok -> 1; MAE .05 < .10 -> improved
-    cal = RAW.assign(dem_two_party_share=[0.55, 0.35, 0.40])
-    c = compare(RAW, cal, TRUTH)
+    # The same personas twice; every persona of a state answers alike, so resampling cannot move a
+    # state's share: the paired intervals of the changes collapse onto the changes themselves.
+    raw = _voters({"AA": 0.10, "BB": 0.15, "CC": 0.05})
+    cal = _voters({"AA": -0.05, "BB": -0.05, "CC": -0.05})
+    c = compare(raw, cal, TRUTH, n_boot=200, random_state=0)
     ch = c.changes().set_index("statistic")
-    assert _headline(c, "calibrated", "mean_signed_error") == pytest.approx(-0.05)
-    assert bool(ch.loc["mean_signed_error", "improved"]) and ch.loc["mean_signed_error", "better_if"] == "closer to 0"
-    # worse calibrated: everything flips
-    worse = compare(CAL, RAW, TRUTH).changes().set_index("statistic")
-    assert not worse["improved"].any()
+    # lean +.10 -> -.05: |lean| falls by .05 (improved although the signed change is -.15)
+    assert ch.loc["mean_signed_error", "change"] == pytest.approx(-0.15)
+    assert ch.loc["mean_signed_error", "abs_change"] == pytest.approx(-0.05)
+    assert ch.loc["mean_signed_error", "better_if"] == "closer to 0"
+    # winners raw: AA .70 D ok, BB .55 D wrong, CC .50 tie wrong -> 1/3; calibrated .55 .35 .40 -> 1
+    assert ch.loc["winner_accuracy", "change"] == pytest.approx(2 / 3)
+    assert ch["improved"].tolist() == [True] * 5 and set(ch["verdict"]) == {"improved"}
+    assert c.paired["all"].pairing == "paired"
+    # calibrated worse: every verdict flips to False ("worse")
+    worse = compare(cal, raw, TRUTH, n_boot=200, random_state=0).changes()
+    assert worse["improved"].tolist() == [False] * 5 and set(worse["verdict"]) == {"worse"}
 
 
 def test_tiers_in_one_call_sorted_in_paper_order():
@@ -256,7 +275,7 @@ def test_composition_and_regional_weight_diagnostics_are_carried():
         ({"tier_column": "level"}, InputError, "`tier_column` 'level' of compare is not a column"),
         ({"tiers": ["Meta"], "tier_column": None}, InputError, "`tiers` of compare needs `tier_column`"),
         ({"n_boot": 10}, InputError, "needs persona-level answers"),
-        ({"n_boot": -1}, InputError, r"`n_boot` of compare must be an int >= 0; got -1"),
+        ({"n_boot": -1}, InputError, r"`n_boot` of compare must be an int >= 0 or None; got -1"),
         ({"level": 1.5}, InputError, r"`level` of compare must be a finite number in \(0, 1\); got 1\.5"),
         ({"group": "party"}, InputError, "`group` and `strata` of compare apply to opinion comparisons"),
         ({"raw": [1, 2]}, InputError, r"`raw` of compare must be a pandas DataFrame; got \[1, 2\]"),

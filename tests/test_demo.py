@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
-from personacal._pipeline import run_pipeline
+from personacal.workflow import run_demo
 from personacal.cli import main
 from personacal.data import election_results
 
@@ -24,33 +26,43 @@ def test_demo_without_llm_writes_report_and_says_what_was_skipped(tmp_path, caps
 
 
 def test_demo_composition_numbers(tmp_path):
-    result = run_pipeline(states=["CA", "WY"], n_per_state=150, out=tmp_path / "report", progress=False)
-    if True:
-        tvd = result.composition.pivot_table(index="margin", columns="pool", values="tvd", aggfunc="max")
-        raked = tvd["paper-style, raked"]
-        # Raked margins are met exactly; the held-out age × sex table is not.
-        for margin in ("sex", "age", "education3", "employment3"):
-            assert raked[margin] < 1e-6
-        assert raked["age:sex"] > 1e-3
-        # Meta personas from the IPF joint: integer rounding only (≤ 1 person per cell of 150).
-        meta = tvd[[c for c in tvd.columns if c.startswith("personacal Meta")][0]]
-        assert meta["sex"] <= 1 / 150 + 1e-12
-        # Independent draws put persons in impossible race × Hispanic-origin cells; IPF joints do not.
-        assert tvd["paper-style, raw"]["race4:race_eth"] > 0.2 > meta["race4:race_eth"]
-        assert len(result.meta_personas) == 300 and result.skipped
+    result = run_demo(states=["CA", "WY"], n_per_state=150, out=tmp_path / "report", progress=False,
+                      on_infeasible="collapse")
+    tvd = result.composition.pivot_table(index="margin", columns="pool", values="tvd", aggfunc="max")
+    raked = tvd["paper-style, raked"]
+    # Raked margins are met exactly; the held-out age × sex table is not.
+    for margin in ("sex", "age", "education3", "employment3"):
+        assert raked[margin] < 1e-6
+    assert raked["age:sex"] > 1e-3
+    # Meta personas from the IPF joint: integer rounding only (≤ 1 person per cell of 150).
+    meta = tvd[[c for c in tvd.columns if c.startswith("personacal Meta")][0]]
+    assert meta["sex"] <= 1 / 150 + 1e-12
+    # Independent draws put persons in impossible race × Hispanic-origin cells; IPF joints do not.
+    assert tvd["paper-style, raw"]["race4:race_eth"] > 0.2 > meta["race4:race_eth"]
+    assert len(result.meta_personas) == 300 and result.skipped
+    # Every state's margins are recorded: met, or merged with what moved where.
+    records = result.calibration.set_index(["region", "margin"])
+    assert set(records.index.get_level_values("region")) == {"CA", "WY"}
+    assert set(records["status"]) <= {"met", "merged"}
+    merged = records[records["status"] == "merged"]
+    assert (merged["detail"].str.contains("into")).all()
 
 
 def test_demo_rejects_bad_arguments(capsys):
     assert main(["demo", "--states", "CA", "--model", "x"]) == 2
     assert "--model/--base-url/--cpu-fast-start need --backend" in capsys.readouterr().err
+    assert main(["demo", "--states", "CA", "--replicas", "2"]) == 2
+    assert "--replicas need --backend ray" in capsys.readouterr().err
+    assert main(["demo", "--states", "CA", "--backend", "vllm", "--model", "m", "--address", "auto"]) == 2
+    assert "--address apply to --backend ray only; got --backend vllm" in capsys.readouterr().err
     assert main(["demo", "--states", "ZZ"]) == 2
     assert "unknown-region" in capsys.readouterr().err
 
 
 @pytest.mark.vllm
 def test_demo_with_real_llm(vllm_backend, tmp_path):
-    result = run_pipeline(states=["CA", "WY"], n_per_state=60, n_llm_per_state=2, backend=vllm_backend,
-                          out=tmp_path / "report", progress=False)
+    result = run_demo(states=["CA", "WY"], n_per_state=60, n_llm_per_state=2, backend=vllm_backend,
+                      out=tmp_path / "report", progress=False, on_infeasible="drop", n_boot=50)
     answers = result.answers
     assert set(answers["tier"]) == {"Meta", "Objective Tabular", "Subjective Tabular", "Descriptive"}
     sums = answers.groupby(["tier", "persona_id"])["probability"].sum()
@@ -70,4 +82,16 @@ def test_demo_with_real_llm(vllm_backend, tmp_path):
     row = states[(states["tier"] == "Meta") & (states["version"] == "calibrated") & (states["state"] == "WY")].iloc[0]
     assert row["simulated"] == pytest.approx(share, rel=1e-9)
     assert row["actual"] == pytest.approx(truth["WY"], rel=1e-12)
-    assert "MEDSL 2024 results" in (tmp_path / "report" / "index.html").read_text()
+    html = (tmp_path / "report" / "index.html").read_text()
+    assert "MEDSL 2024 results" in html
+    # The tiers that carry the recalled 2020 vote were raked on it (or, with 2 personas, recorded as dropped).
+    records = result.calibration
+    assert set(records["tier"]) == {"paper-style pool", "Meta", "Objective Tabular", "Subjective Tabular",
+                                    "Descriptive"}
+    assert set(records.loc[records["tier"] == "Subjective Tabular", "margin"]) >= {"vote_2020", "sex"}
+    assert "vote_2020" not in set(records.loc[records["tier"] == "Meta", "margin"])
+    # The report leads with the verdict; summary.json has the same numbers; the parse rate is reported.
+    assert html.index("Verdict") < html.index("<h2>Summary</h2>") and "Parse rate" in html
+    assert set(result.parse_rates) == set(answers["tier"])
+    summary = json.loads((tmp_path / "report" / "summary.json").read_text())
+    assert summary["sentences"] == result.verdict and summary["n_boot"] == 50

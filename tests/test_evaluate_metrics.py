@@ -555,7 +555,7 @@ def test_nan_replicates_are_counted_and_warned():
     "kwargs, match",
     [
         ({"n_boot": 1}, r"`n_boot` of bootstrap must be an int >= 2; got 1"),
-        ({"method": "bca"}, r"`method` of bootstrap must be one of 'percentile', 'basic'; got 'bca'"),
+        ({"method": "BCa"}, r"`method` of bootstrap must be one of 'percentile', 'basic', 'bca'; got 'BCa'"),
         ({"level": 1.5}, r"`level` of bootstrap must be a finite number in \(0, 1\); got 1\.5"),
         ({"weights": [1.0, 2.0]}, r"`weights` of bootstrap must have one entry per unit \(3\)"),
         ({"strata": ["a", None, "b"]}, r"`strata` of bootstrap holds missing labels"),

@@ -14,8 +14,7 @@ import pandas as pd
 import pytest
 
 from _ray_fixtures import RAY_REPLICA_SET
-from personacal._config import load_config
-from personacal._custom_job import _backend as config_backend
+from personacal.workflow import load_config, make_config_backend as config_backend
 from personacal.backends import ChatMessage, RayBackend, SamplingParams, make_backend
 from personacal.errors import InputError
 from personacal.generate import generate_tier

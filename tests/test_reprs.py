@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from personacal._pipeline import DemoResult
+from personacal.workflow import WorkflowResult
 from personacal._summary import one_line_repr
 from personacal.calibrate import Margins, integerize, ipf, rake, reconstruct_joint
 from personacal.data import census_margins
@@ -80,9 +80,9 @@ def test_simulation_tier_and_consistency_results():
 
 def test_demo_result():
     meta = pd.DataFrame({"region": ["CA"] * 300, "age": "18-24"})
-    result = DemoResult(report=Path("report/index.html"), meta_personas=meta, paper_pool=meta,
-                        weights=pd.Series(np.ones(300)), composition=pd.DataFrame(), timings={"joint": 1.0},
-                        skipped=("LLM steps",))
+    result = WorkflowResult(report=Path("report/index.html"), meta_personas=meta, paper_pool=meta,
+                            weights=pd.Series(np.ones(300)), composition=pd.DataFrame(), timings={"joint": 1.0},
+                            skipped=("LLM steps",))
     _check(result, "title='personacal demo'", "regions=1", "personas=300", "skipped=1")
 
 

@@ -6,11 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from personacal._config import load_config
-from personacal._custom_job import run_config
 from personacal.cli import main
 from personacal.data import census_margins, national_seed
 from personacal.errors import InputError
+from personacal.workflow import load_config, run_config
 
 VARIABLES = ["sex", "age", "education3"]
 

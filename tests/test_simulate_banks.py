@@ -77,7 +77,11 @@ def test_curated_bank_spans_topics_and_is_ordinal():
 def test_reference_distributions_hand_checked_values():
     ref = reference_distributions("opinionqa-curated")
     assert list(ref.columns) == [
-        "question_id", "group_variable", "group", "option", "position", "is_refusal", "count", "n", "share"]
+        "question_id", "group_variable", "group", "option", "position", "is_refusal", "count", "n", "share",
+        "weighted"]
+    # the snapshot holds unweighted respondent counts, and the bank says so (OpinionQA's own are weighted)
+    assert not ref["weighted"].any() and ref.attrs["weighted"] is False
+    assert "unweighted" in ref.attrs["weighting"]
     row = lambda var, grp, opt: ref[
         (ref.question_id == "GAYMARR2_W32") & (ref.group_variable == var) & (ref.group == grp) & (ref.option == opt)
     ].iloc[0]

@@ -136,6 +136,12 @@ def test_sample_counts_every_reply(vllm_backend):
     # per-request seeds derived from the run seed: the same replies again
     assert r["text"].tolist() == again.replies["text"].tolist()
     assert set(f["method"]) == {"sample"}
+    # As the docstring says: shares renormalised over the parsed replies, the parse rate reported first.
+    parsed = f.merge(pairs[["persona_id", "question_id"]]).query("n_unparseable < 4")
+    np.testing.assert_allclose(parsed["probability"] * (4 - parsed["n_unparseable"]), parsed["count"], atol=1e-12)
+    assert run.parse_rate == pytest.approx(1 - pairs["n_unparseable"].sum() / (4 * len(pairs)))
+    assert r["option"].notna().mean() == pytest.approx(run.parse_rate)
+    assert next(iter(run.summary().facts)) == "parse rate"
 
 
 def test_constrained_sample_maps_each_reply_letter_to_the_option_shown(vllm_backend):

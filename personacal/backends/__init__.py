@@ -15,6 +15,7 @@ from ._cache import ResponseCache
 from ._factory import add_backend_arguments, backend_from_args, make_backend
 from ._openai import OpenAIBackend
 from ._ray_backend import RayBackend
+from ._ray_cli import add_ray_arguments, ray_options
 from ._protocol import Backend, ChatMessage, GenerationOutput, OptionScores, Prompt, SamplingParams
 from ._vllm import CPU_FAST_START, VLLMBackend
 
@@ -31,6 +32,8 @@ __all__ = [
     "ResponseCache",
     "CPU_FAST_START",
     "make_backend",
+    "add_ray_arguments",
+    "ray_options",
     "add_backend_arguments",
     "backend_from_args",
     "BaseBackend",

@@ -11,6 +11,15 @@ Three methods share one entry point and one result type (:class:`JointResult`):
   and its samplers are in :mod:`._joint_bayes_model`, the arrays it reads and the
   tables it returns in :mod:`._joint_tables`; this module checks the options, runs
   the steps and assembles the result.
+
+Every method reports how far its table is from every margin it was given (``margin_errors``,
+``max_margin_error``), measured as every calibrate method measures it: |achieved - target| /
+target, and for a zero target the cell's mass over the margin's total (mass where the target
+says nobody lives is an error, not "0 % off"). ``converged`` is True only when every margin
+is met: to ``tol`` for "independent" and "ipf" (the product of the 1-D marginals misses any
+multi-way margin with association, and says so), and for "bayes" when the sampler's
+diagnostics pass and every margin cell's posterior mean lies within 3 standard deviations of
+the margin's assumed measurement error (``noise``, ``moe``).
 """
 
 from __future__ import annotations
@@ -27,11 +36,12 @@ from tqdm.auto import tqdm
 
 from .._random import check_random_state
 from .._validation import InstanceOf, Interval, Options, check_param, check_params, renamed_parameters
-from ..errors import ConvergenceError, DiagnosticsWarning, InputError, InvalidValueError, MappingError
+from ..errors import ConvergenceError, ConvergenceWarning, DiagnosticsWarning, InputError, InvalidValueError
+from ..errors import MappingError
 from ..errors import StructuralInfeasibilityError
 from .._ray import as_executor
 from ._ipf import ipf
-from ._joint_tables import BAYES_FUNC, encode_margins, grid_categories, margin_errors, seed_on_grid
+from ._joint_tables import BAYES_FUNC, encode_margins, grid_categories, seed_on_grid
 from ._margins import Margins
 from ._results import JointResult
 
@@ -40,6 +50,9 @@ __all__ = ["reconstruct_joint", "seed_table"]
 logger = logging.getLogger(__name__)
 
 METHODS = ("independent", "ipf", "bayes")
+#: ``method="bayes"`` meets a margin cell when its posterior mean lies within this many of the
+#: margin's assumed measurement-error standard deviations (``noise``, ``moe``).
+BAYES_MARGIN_SDS = 3.0
 _POSITIVE = Interval("real", 0, None, closed="neither")
 _SHARE = Interval("real", 0, 1, closed="neither")
 #: What each ``method="bayes"`` option may be (checked before anything is fitted).
@@ -291,6 +304,7 @@ def reconstruct_joint(
         if method == "independent":
             table = _independent(relevant, variables)
             check = margin_errors(table, relevant)
+            converged &= bool(check["rel_error"].max() <= tol)
             tables.append(table)
             errors.append(check.assign(region=str(region)))
             continue
@@ -302,9 +316,10 @@ def reconstruct_joint(
                 f"region {region!r}: {exc}. With a sparse seed, pass smoothing=0.01 (or similar) to "
                 "reconstruct_joint to give empty seed cells a little mass"
             ) from exc
-        converged &= fit.converged
+        check = margin_errors(fit.table, relevant)
+        converged &= fit.converged and bool(check["rel_error"].max() <= tol)
         tables.append(fit.table.rename("count"))
-        errors.append(fit.margin_errors.assign(region=str(region)))
+        errors.append(check.assign(region=str(region)))
     if method == "independent":
         notes.append("independent: the product of the 1-D marginals; multi-way margins are not matched by design")
     if smoothing:
@@ -315,7 +330,7 @@ def reconstruct_joint(
     else:
         table = pd.concat(tables, keys=list(regions), names=["region"])
     checks = _margin_checks(errors, single)
-    return JointResult(
+    result = JointResult(
         table=table.rename("count"),
         method=method,
         regions=regions,
@@ -325,6 +340,45 @@ def reconstruct_joint(
         margin_errors=checks,
         notes=tuple(notes),
     )
+    if not converged:
+        warnings.warn(f"reconstruct_joint(method={method!r}) misses its margins: {_worst(checks)}"
+                      + (". The product of the marginals cannot carry a multi-way margin's association; use "
+                         "method='ipf' with a seed to meet it" if method == "independent" else ""),
+                      ConvergenceWarning, stacklevel=3)
+    return result
+
+
+def margin_errors(table: pd.Series, margins: Margins) -> pd.DataFrame:
+    """Per margin cell: target, achieved total of ``table``, abs_error, share_error and rel_error.
+
+    rel_error = |achieved - target| / target, and for a zero target achieved / the margin's total;
+    share_error = |achieved - target| / the margin's total (the share of the population in the
+    wrong cell). Categories of the table that a margin does not list count as zero targets.
+    """
+    rows = []
+    for m in margins:
+        achieved = table.groupby(level=list(m.variables), sort=False).sum()
+        if len(m.variables) == 1:
+            achieved.index = achieved.index.get_level_values(0) if isinstance(achieved.index, pd.MultiIndex) \
+                else achieved.index
+        target = m.values.astype(float)
+        index = target.index.append(achieved.index.difference(target.index, sort=False))
+        target, achieved = target.reindex(index, fill_value=0.0), achieved.reindex(index, fill_value=0.0)
+        t, a = target.to_numpy(), achieved.to_numpy(float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rel = np.where(t > 0, np.abs(a - t) / t, np.abs(a) / max(t.sum(), np.finfo(float).tiny))
+        cells = [" × ".join(map(str, c if isinstance(c, tuple) else (c,))) for c in index]
+        rows.append(pd.DataFrame({"margin": m.label, "category": cells, "target": t, "achieved": a,
+                                  "abs_error": np.abs(a - t), "share_error": np.abs(a - t) / t.sum(),
+                                  "rel_error": rel}))
+    return pd.concat(rows, ignore_index=True)
+
+
+def _worst(checks: pd.DataFrame) -> str:
+    row = checks.loc[checks["rel_error"].idxmax()]
+    where = f"region {row['region']!r}, " if "region" in checks.columns else ""
+    return (f"max relative error {row['rel_error']:.3g} ({where}margin '{row['margin']}', {row['category']}: "
+            f"{row['achieved']:,.6g} vs target {row['target']:,.6g})")
 
 
 def _margin_checks(per_region: list[pd.DataFrame], single: bool) -> pd.DataFrame:
@@ -386,6 +440,11 @@ def _fit_bayes(by_region: dict[str, Margins], seed_counts: pd.Series, *, variabl
         relevant = Margins({k.key: k.values for k in m if set(k.variables) <= set(variables)})
         errors.append(margin_errors(pd.Series(mean[i], index=grid), relevant).assign(region=str(region)))
     checks = _margin_checks(errors, single)
+    missed = _bayes_missed_margins(share.mean(axis=0), margins, levels, regions)
+    if missed:
+        problems = [*problems, f"posterior mean outside {BAYES_MARGIN_SDS:g} SD of the margins' measurement "
+                    f"error in {len(missed)} cell(s), e.g. {missed[0]}"]
+        ok = False
     notes = _bayes_notes(sampler=sampler, level=level, noise=noise, moe=moe, seed_size=counts.sum(),
                          interaction_scale=interaction_scale, independent_of_seed=independent_of_seed,
                          ipf_error=ipf_error, smoothing=smoothing)
@@ -398,12 +457,27 @@ def _fit_bayes(by_region: dict[str, Margins], seed_counts: pd.Series, *, variabl
     )
     if not ok:
         message = (f"{BAYES_FUNC} ({sampler}): poor convergence diagnostics: {'; '.join(problems)}. "
-                   + ("Raise draws and tune (e.g. draws=2000, tune=2000) or target_accept."
-                      if sampler == "nuts" else "Raise advi_iterations or lower learning_rate."))
+                   + ("Raise draws and tune (e.g. draws=2000, tune=2000) or target_accept"
+                      if sampler == "nuts" else "Raise advi_iterations or lower learning_rate")
+                   + (", or check that the margins agree with each other (missed margins)." if missed else "."))
         if on_bad_diagnostics == "raise":
             raise ConvergenceError(message + " Pass on_bad_diagnostics='warn' to keep the result.", result=result)
         warnings.warn(message, DiagnosticsWarning, stacklevel=4)
     return result
+
+
+def _bayes_missed_margins(mean_share: np.ndarray, margins, levels, regions) -> list[str]:
+    """Margin cells whose posterior-mean share lies beyond BAYES_MARGIN_SDS of its measurement error."""
+    cube = mean_share.reshape((len(regions), *levels))
+    missed = []
+    for m in margins:
+        others = tuple(1 + a for a in range(len(levels)) if a not in m.axes)
+        achieved = cube.sum(axis=others).reshape(len(regions), -1)
+        z = np.abs(achieved - m.observed) / m.sd
+        for i, j in zip(*np.nonzero(np.nan_to_num(z) > BAYES_MARGIN_SDS)):
+            missed.append(f"region {regions[i]!r}, margin '{m.label}' cell {j}: share {achieved[i, j]:.4g} vs "
+                          f"{m.observed[i, j]:.4g} ({z[i, j]:.1f} SD)")
+    return missed
 
 
 def _bayes_notes(*, sampler, level, noise, moe, seed_size, interaction_scale, independent_of_seed, ipf_error,

@@ -68,7 +68,7 @@ def categories(variable: str | None = None):
     Variables: sex, age, race_eth, race_eth4, race, race4, race3, education, education5,
     education4, education3, employment, employment3, marital, marital2, income, occupation,
     party_id7, party3, ideology7, ideology3, region; and the Subjective tier's vocabularies
-    ideology5, party_id4, religiosity3.
+    ideology5, party_id4, religiosity3 and vote_2020 (the recalled 2020 presidential vote).
     """
     if variable is None:
         return dict(_CATEGORIES)

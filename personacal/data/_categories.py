@@ -264,6 +264,9 @@ IDEOLOGY_7_TO_3 = _collapse(IDEOLOGY_7, IDEOLOGY_3, (0, 0, 0, 1, 2, 2, 2))
 IDEOLOGY_5 = ("very liberal", "liberal", "moderate", "conservative", "very conservative")
 PARTY_ID_4 = ("Democrat", "Republican", "Independent", "Other")
 RELIGIOSITY_3 = ("not religious", "somewhat religious", "very religious")
+#: Recalled vote in the 2020 presidential election (the Subjective tier's vote_2020, and the
+#: categories of personacal.data.past_vote_targets(2020)).
+VOTE_2020 = ("Biden", "Trump", "Other", "Did not vote")
 
 #: GSS national-spending items, recoded from -1/0/1.
 SPENDING = ("Too little", "About right", "Too much")
@@ -296,6 +299,7 @@ CATEGORIES = MappingProxyType(
         "ideology5": IDEOLOGY_5,
         "party_id4": PARTY_ID_4,
         "religiosity3": RELIGIOSITY_3,
+        "vote_2020": VOTE_2020,
         "region": tuple(REGIONS.values()),
     }
 )

@@ -4,7 +4,9 @@
 - :func:`election_errors` -- per-state two-party share errors, lean and winner accuracy
 - :func:`composition_error` -- persona composition vs census margins (1-D and joint)
 - :func:`bootstrap` -- persona bootstrap (weights attached, optionally stratified)
-- :func:`compare` -- raw vs calibrated personas, per tier; :func:`write_report` -- HTML report of it
+- :func:`compare` -- raw vs calibrated personas, per tier, with a paired verdict per statistic
+  (``improved``: True / False / :data:`NO_DETECTABLE_CHANGE`, from the interval of the change);
+  :func:`write_report` -- HTML report of it, led by :func:`verdict_sentences`, and ``summary.json``
 - :func:`poststratify_answers` -- answer distributions under calibrated persona weights (rake,
   poststratify) or MRP (:func:`mrp`), with weight diagnostics and intervals
 - :func:`calibrate_tier` -- rake an LLM tier on census and psychographic survey targets jointly
@@ -27,7 +29,9 @@ subpackages are reached only through their public faces.
 
 from ._alignment import AlignmentResult, alignment
 from ._bootstrap import BootstrapResult, bootstrap
-from ._compare import Comparison, compare
+from ._compare import DEFAULT_INTERVAL_METHOD, Comparison, compare
+from ._verdict import NO_DETECTABLE_CHANGE, Verdict
+from ._verdict_report import verdict_sentences
 from ._composition import CompositionResult, composition_error
 from ._elections import ElectionResult, election_errors
 from ._report import write_report
@@ -50,6 +54,10 @@ __all__ = [
     "normalized_wasserstein",
     "compare",
     "Comparison",
+    "Verdict",
+    "NO_DETECTABLE_CHANGE",
+    "DEFAULT_INTERVAL_METHOD",
+    "verdict_sentences",
     "write_report",
     "poststratify_answers",
     "PoststratifiedAnswers",

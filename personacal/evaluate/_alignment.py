@@ -53,7 +53,7 @@ from .._validation import Interval, Options, check_param, check_params, renamed_
 from ..errors import DistributionError, InputError, MismatchError
 from ._alignment_kernels import group_means, pair_distances, pair_sums, representativeness
 from ._answers_table import OPTION, OptionTable, scale_table
-from ._bootstrap import BootstrapResult, bootstrap, weighted_counts
+from ._bootstrap import BootstrapResult, UnitStatistic, bootstrap, weighted_counts
 from ._compat import renamed_fields
 from ._tidy import (
     LEVEL,
@@ -71,7 +71,7 @@ from ._tidy import (
 )
 from ._wasserstein import normalized_wasserstein, split_refusal
 
-__all__ = ["AlignmentResult", "alignment"]
+__all__ = ["AlignmentResult", "alignment", "unit_statistic"]
 
 QUESTION, PROBABILITY, SHARE, PERSONA = "question_id", "probability", "share", "persona_id"
 FUNC = "alignment"
@@ -324,17 +324,65 @@ def _score_pairs(pairs, groups, options, sim_values, ref_values):
     return pd.DataFrame(rows)
 
 
-def _bootstrap(answers, groups, options, ref_values, pairs, *, n_boot, level, random_state, progress):
-    n = len(answers.personas)
+def _prepare(sim, ref, columns, persona_level, weights, strata, tol):
+    """Options, groups, reference and simulated distributions, persona answers and the scored pairs."""
+    options = scale_table(sim, ref, persona_level=persona_level, func=FUNC)
+    groups = _reference_groups(ref, columns)
+    reference_dist = _group_distributions(ref, SHARE, groups, options, tol, "reference")
+    answers = None
+    if persona_level:
+        answers = _persona_answers(sim, groups, options, tol, weights, strata)
+        sim_values = answers.aggregate(answers.weights, options, len(groups))[0]
+        sim_pairs = answers.pairs
+    else:
+        agg = _group_distributions(sim, PROBABILITY, groups, options, tol, "simulated")
+        sim_values, sim_pairs = agg.values, agg.pairs
+    pairs = _check_pairs(sim_pairs, reference_dist.pairs, groups, options)
+    return options, groups, reference_dist, answers, sim_values, pairs
+
+
+def _statistic(answers, groups, options, ref_values, pairs):
+    """``totals (b, n) -> (b, 1 + G)``: overall representativeness, then per group (when grouped)."""
     pair_group = np.array([g for g, _ in pairs])
     n_group_columns = len(groups) if groups.names else 0
 
-    def statistic(idx, resampled_weights):
-        values = answers.aggregate(weighted_counts(idx, n, resampled_weights), options, len(groups))
+    def function(totals):
+        values = answers.aggregate(totals, options, len(groups))
         wd = pair_distances(values, ref_values, pairs, options.question_cells, options.refusal, options.position)
         return representativeness(wd, pair_group, n_group_columns)
 
-    names = ["representativeness", *(f"representativeness[{groups.label(g)}]" for g in range(n_group_columns))]
+    names = ("representativeness", *(f"representativeness[{groups.label(g)}]" for g in range(n_group_columns)))
+    return function, names
+
+
+def unit_statistic(simulated: pd.DataFrame, reference: pd.DataFrame, *, group=None, weights=None, strata=None,
+                   tol: float = 1e-6) -> UnitStatistic:
+    """The persona-level statistic of :func:`alignment` on the same (persona-level) input.
+
+    Columns: ``alignment`` (representativeness), ``mean_wd`` (1 - alignment), then the
+    representativeness of each group.
+    """
+    columns = as_column_list(group, func=FUNC, arg="group")
+    options, groups, reference_dist, answers, _, pairs = _prepare(
+        simulated, reference, columns, True, weights, strata, tol)
+    inner, names = _statistic(answers, groups, options, reference_dist.values, pairs)
+
+    def function(totals):
+        values = inner(totals)
+        return np.column_stack([values[:, 0], 1.0 - values[:, 0], values[:, 1:]])
+
+    return UnitStatistic(units=answers.personas, weights=answers.weights, strata=answers.strata,
+                         names=("alignment", "mean_wd", *names[1:]), headline=("alignment", "mean_wd"),
+                         function=function)
+
+
+def _bootstrap(answers, groups, options, ref_values, pairs, *, n_boot, level, random_state, progress):
+    n = len(answers.personas)
+    function, names = _statistic(answers, groups, options, ref_values, pairs)
+
+    def statistic(idx, resampled_weights):
+        return function(weighted_counts(idx, n, resampled_weights))
+
     return bootstrap(
         statistic, n, weights=answers.weights if answers.weighted else None, strata=answers.strata,
         n_boot=n_boot, random_state=random_state, level=level, vectorized=True, names=names, progress=progress,
@@ -395,18 +443,8 @@ def alignment(
             "aggregated distributions cannot be reweighted or resampled"
         )
 
-    options = scale_table(sim, ref, persona_level=persona_level, func=FUNC)
-    groups = _reference_groups(ref, columns)
-    reference_dist = _group_distributions(ref, SHARE, groups, options, tol, "reference")
-    answers = None
-    if persona_level:
-        answers = _persona_answers(sim, groups, options, tol, weights, strata)
-        sim_values = answers.aggregate(answers.weights, options, len(groups))[0]
-        sim_pairs = answers.pairs
-    else:
-        agg = _group_distributions(sim, PROBABILITY, groups, options, tol, "simulated")
-        sim_values, sim_pairs = agg.values, agg.pairs
-    pairs = _check_pairs(sim_pairs, reference_dist.pairs, groups, options)
+    options, groups, reference_dist, answers, sim_values, pairs = _prepare(
+        sim, ref, columns, persona_level, weights, strata, tol)
 
     per_question = _score_pairs(pairs, groups, options, sim_values, reference_dist.values)
     stats = {"n_questions": (QUESTION, "size"), "mean_wd": ("wd", "mean"),

@@ -10,6 +10,17 @@ somewhat too narrow for heavily calibrated weights.
 Stratified resampling draws ``n_h`` units with replacement inside every
 stratum ``h`` (for example a state), so each stratum keeps its size; use it
 whenever per-stratum estimates (per-state vote shares) must stay defined.
+
+Intervals (``method``): "percentile" reads the quantiles of the bootstrap
+distribution; "basic" reflects them around the estimate (2 x estimate - quantiles),
+which removes a bias the replicates share (an absolute error such as MAE comes out
+larger on resampled data because resampling adds noise, so its percentile interval
+sits above the estimate); "bca" (Efron's bias-corrected and accelerated interval,
+as ``scipy.stats.bootstrap(method="BCa")``) corrects for that bias and for skewness,
+its acceleration estimated by a delete-a-group jackknife (units split into
+``JACKKNIFE_GROUPS`` groups, round-robin within each stratum; delete-one when there
+are fewer units). Which one ``compare`` uses by default was chosen by the coverage
+simulation in ``benchmarks/paired_verdict.py``.
 """
 
 from __future__ import annotations
@@ -21,6 +32,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy.special import ndtr, ndtri
+from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from .._random import RandomState, check_random_state
@@ -30,7 +43,7 @@ from ..errors import DiagnosticsWarning, InputError, InvalidValueError
 from ._compat import renamed_fields
 from ._tidy import LEVEL
 
-__all__ = ["BootstrapResult", "bootstrap", "weighted_counts"]
+__all__ = ["BootstrapResult", "bootstrap", "weighted_counts", "UnitStatistic"]
 
 logger = logging.getLogger(__name__)
 
@@ -38,8 +51,10 @@ logger = logging.getLogger(__name__)
 _CELLS_PER_BATCH = 2_000_000
 #: Show a progress bar by default from this many replicates on.
 _PROGRESS_FROM = 1000
-#: Interval methods; BCa needs a jackknife of the statistic and is not offered.
-METHODS = ("percentile", "basic")
+#: Interval methods (see the module docstring).
+METHODS = ("percentile", "basic", "bca")
+#: Delete-a-group jackknife of BCa's acceleration: at most this many groups.
+JACKKNIFE_GROUPS = 100
 
 
 @renamed_fields(ci="level")
@@ -52,7 +67,7 @@ class BootstrapResult:
     ``(n_boot, n_components)``. Replicates in which a component came out NaN
     (for example an empty cell) are left out of that component's interval;
     ``n_failed`` counts them. ``level`` is the confidence level and ``method``
-    how the interval is read off the distribution ("percentile" or "basic").
+    how the interval is read off the distribution ("percentile", "basic" or "bca").
     """
 
     names: tuple[str, ...]
@@ -99,6 +114,26 @@ class BootstrapResult:
     def __repr__(self) -> str:
         return one_line_repr(self, components=len(self.names), n_boot=self.n_boot, level=self.level,
                              method=self.method, stratified=self.stratified)
+
+
+@dataclass(frozen=True, eq=False)
+class UnitStatistic:
+    """A statistic of per-unit weight totals, with the units it is computed over.
+
+    ``function(totals)`` maps per-unit totals ``(b, n_units)`` (how often each unit was
+    drawn times its weight) to ``(b, k)`` values named ``names``; its first
+    ``len(headline)`` columns are the headline numbers. On ``totals = weights`` it gives
+    the point estimate. ``strata`` holds per-unit resampling strata (or ``None``). The
+    election and alignment metrics are linear in these totals, which is what lets
+    ``compare`` resample raw and calibrated personas with the same indices.
+    """
+
+    units: pd.Index
+    weights: np.ndarray
+    strata: np.ndarray | None
+    names: tuple[str, ...]
+    headline: tuple[str, ...]
+    function: Callable[[np.ndarray], np.ndarray]
 
 
 def weighted_counts(indices: np.ndarray, n_units: int, resampled_weights: np.ndarray | None = None) -> np.ndarray:
@@ -185,9 +220,10 @@ def bootstrap(
         issue 9; the old name still works for one release).
     method
         ``"percentile"`` (quantiles of the bootstrap distribution, as
-        ``scipy.stats.bootstrap(method="percentile")``) or ``"basic"``
-        (``2 * estimate - quantiles``). BCa is not offered: it needs a jackknife of
-        the statistic.
+        ``scipy.stats.bootstrap(method="percentile")``), ``"basic"``
+        (``2 * estimate - quantiles``) or ``"bca"`` (bias-corrected and accelerated;
+        the statistic is also evaluated on up to ``JACKKNIFE_GROUPS`` delete-a-group
+        jackknife samples, whose index rows are shorter than ``n_units``).
     progress
         Show a tqdm bar; by default from 1000 replicates on.
     """
@@ -203,27 +239,81 @@ def bootstrap(
                 for r, i in enumerate(idx)]
         return np.stack(rows)
 
-    estimate = call(np.arange(n_units)[None, :])[0]
-    batch = max(1, min(n_boot, _CELLS_PER_BATCH // n_units)) if vectorized else max(1, min(n_boot, 256))
-    show = n_boot >= _PROGRESS_FROM if progress is None else bool(progress)
-    chunks = []
-    with tqdm(total=n_boot, desc="bootstrap", unit="rep", disable=not show, leave=False) as bar:
-        done = 0
-        while done < n_boot:
-            size = min(batch, n_boot - done)
-            chunks.append(call(_draw(rng, n_units, groups, size)))
-            done += size
-            bar.update(size)
-    dist = np.concatenate(chunks, axis=0)
-    if dist.shape[1] != estimate.shape[0]:
-        raise InputError(
-            f"`statistic` of bootstrap returned {estimate.shape[0]} value(s) on the full sample but "
-            f"{dist.shape[1]} on a replicate; it must return the same number each time"
-        )
-    return _summarise(dist, estimate, level=level, method=method, names=names, stratified=groups is not None)
+    # One BLAS thread: a replicate batch is a few small matrix products, and on a busy 2-core
+    # machine OpenBLAS threads fighting over the cores made them ten times slower.
+    with threadpool_limits(limits=1, user_api="blas"):
+        estimate = call(np.arange(n_units)[None, :])[0]
+        batch = max(1, min(n_boot, _CELLS_PER_BATCH // n_units)) if vectorized else max(1, min(n_boot, 256))
+        show = n_boot >= _PROGRESS_FROM if progress is None else bool(progress)
+        chunks = []
+        with tqdm(total=n_boot, desc="bootstrap", unit="rep", disable=not show, leave=False) as bar:
+            done = 0
+            while done < n_boot:
+                size = min(batch, n_boot - done)
+                chunks.append(call(_draw(rng, n_units, groups, size)))
+                done += size
+                bar.update(size)
+        dist = np.concatenate(chunks, axis=0)
+        if dist.shape[1] != estimate.shape[0]:
+            raise InputError(
+                f"`statistic` of bootstrap returned {estimate.shape[0]} value(s) on the full sample but "
+                f"{dist.shape[1]} on a replicate; it must return the same number each time"
+            )
+        jack = _jackknife(call, n_units, groups) if method == "bca" else None
+    return _summarise(dist, estimate, level=level, method=method, names=names, stratified=groups is not None,
+                      jackknife=jack)
 
 
-def _summarise(dist, estimate, *, level, method, names, stratified) -> BootstrapResult:
+def jackknife_groups(n_units: int, strata_members=None, n_groups: int = JACKKNIFE_GROUPS) -> list[np.ndarray]:
+    """Units split into at most ``n_groups`` groups, round-robin within each stratum (delete-one if fewer units).
+
+    Round-robin in unit order spreads every stratum over the groups, so deleting a group
+    removes about the same share of each stratum.
+    """
+    g = min(n_units, n_groups)
+    label = np.empty(n_units, dtype=np.intp)
+    for members in strata_members if strata_members is not None else [np.arange(n_units)]:
+        label[members] = np.arange(members.size) % g
+    return [np.flatnonzero(label != k) for k in range(g)]
+
+
+def _jackknife(call, n_units: int, groups) -> np.ndarray:
+    """The statistic with each jackknife group deleted: ``(n_groups, k)`` (rows may hold NaN)."""
+    kept = jackknife_groups(n_units, groups)
+    sizes = {k.size for k in kept}
+    if len(sizes) == 1:  # equal-length rows: one vectorised call
+        return call(np.stack(kept))
+    return np.concatenate([call(k[None, :]) for k in kept], axis=0)
+
+
+def bca_interval(dist: np.ndarray, estimate: np.ndarray, jackknife: np.ndarray, level: float):
+    """BCa ``(low, high)`` per column of ``dist`` (``(n_boot, k)``), as scipy.stats.bootstrap computes it.
+
+    The bias correction counts replicates equal to the estimate as half below it (statistics with
+    many ties, such as a winner count, would otherwise be shifted), and is clipped to the range the
+    replicates can resolve. The acceleration comes from the jackknife rows; a constant jackknife gives 0.
+    """
+    k = dist.shape[1]
+    low, high = np.full(k, np.nan), np.full(k, np.nan)
+    alpha = (1 - level) / 2
+    for j in range(k):
+        theta = dist[:, j][np.isfinite(dist[:, j])]
+        if theta.size < 2 or not np.isfinite(estimate[j]):
+            continue
+        b = theta.size
+        below = (np.sum(theta < estimate[j]) + 0.5 * np.sum(theta == estimate[j])) / b
+        z0 = ndtri(np.clip(below, 0.5 / b, 1 - 0.5 / b))
+        jk = jackknife[:, j][np.isfinite(jackknife[:, j])]
+        dev = jk.mean() - jk if jk.size else np.zeros(1)
+        denom = 6.0 * np.sum(dev**2) ** 1.5
+        a = float(np.sum(dev**3) / denom) if denom > 0 else 0.0
+        z = ndtri(np.array([alpha, 1 - alpha]))
+        adjusted = ndtr(z0 + (z0 + z) / (1 - a * (z0 + z)))
+        low[j], high[j] = np.quantile(theta, np.clip(adjusted, 0, 1))
+    return low, high
+
+
+def _summarise(dist, estimate, *, level, method, names, stratified, jackknife=None) -> BootstrapResult:
     k = estimate.shape[0]
     if names is None:
         names = ("statistic",) if k == 1 else tuple(f"statistic[{i}]" for i in range(k))
@@ -247,6 +337,8 @@ def _summarise(dist, estimate, *, level, method, names, stratified) -> Bootstrap
     low, high = q[0], q[1]
     if method == "basic":
         low, high = 2 * estimate - high, 2 * estimate - low
+    elif method == "bca":
+        low, high = bca_interval(dist, estimate, jackknife, level)
     logger.debug("bootstrap: %d replicates, %d components", dist.shape[0], k)
     return BootstrapResult(
         names=names,

@@ -10,44 +10,73 @@ Elections (``truth``: ``state``, ``dem_two_party_share``, e.g.
 :func:`election_errors` (``simulate`` output works with ``state_col="region"``, and
 ``question=`` when it holds several questions); ``state_col`` names the state column
 of all three tables. Opinions (``truth``: ``question_id``, ``option``, ``share``,
-``position``): any format of :func:`alignment`. Only persona-level tables get
-bootstrap intervals (``n_boot``); the other side's numbers are reported without
-one, and a note says so.
+``position``): any format of :func:`alignment`.
+
+The verdict is paired: raw and calibrated persona-level answers are resampled with the
+SAME persona indices (:mod:`._paired`), so every headline statistic's change
+(calibrated - raw) gets its own interval, and ``improved`` is ``True`` only when that
+interval excludes 0 on the better side (:mod:`._verdict`). Aggregated tables cannot be
+resampled: their numbers carry no interval and nothing is called improved.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from .._random import RandomState, check_random_state, derive_seed
 from .._summary import Summary, one_line_repr
-from .._validation import InstanceOf, Options, check_param, check_params, renamed_parameters
-from ..errors import InputError, MismatchError, PersonacalError
+from .._validation import Interval, Options, check_param, check_params, renamed_parameters
+from ..errors import InputError, PersonacalError
 from ._alignment import AlignmentResult, alignment
+from ._bootstrap import METHODS as INTERVAL_METHODS
+from ._compare_inputs import (
+    ALL,
+    DEFAULT_TIER_COLUMN,
+    FUNC,
+    PAPER_TIERS,
+    PERSONA,
+    VERSIONS,
+    as_composition,
+    as_table,
+    check_same_units,
+    detect_kind,
+    headline_of,
+    not_simulated_notes,
+    outside_interval_notes,
+    reference_weighting,
+    resolve_tiers,
+    split_by_tier,
+)
 from ._compat import renamed_fields
 from ._composition import CompositionResult
 from ._elections import ElectionResult, election_errors, one_election_question
-from ._tidy import LEVEL, N_BOOT, as_frame, require_complete
+from ._paired import (
+    PAIRINGS,
+    PairedBootstrap,
+    attach,
+    change_frame,
+    paired_bootstrap,
+    recalibration,
+    single_bootstrap,
+    unit_statistic,
+)
+from ._tidy import LEVEL
+from ._verdict import BETTER, CLOSER_TO_ZERO, decide, improved_value
 from ._weights import diagnostics_table, unit_weight_table
 
-__all__ = ["Comparison", "compare"]
+__all__ = ["Comparison", "compare", "DEFAULT_N_BOOT", "DEFAULT_INTERVAL_METHOD", "PAPER_TIERS", "ALL", "VERSIONS"]
 
-FUNC = "compare"
-VERSIONS = ("raw", "calibrated")
-#: The seed paper's persona tiers (arXiv 2503.16527), from census attributes only to LLM-written text.
-PAPER_TIERS = ("Meta", "Objective Tabular", "Subjective Tabular", "Descriptive")
-DEFAULT_TIER_COLUMN = "tier"
-#: Label of the single group when no tier column is used.
-ALL = "all"
-PERSONA, SHARE = "persona_id", "dem_two_party_share"
-#: How to tell whether the calibrated number is better than the raw one.
-_BETTER = {"mae": "lower", "rmse": "lower", "mean_wd": "lower", "mean_signed_error": "closer to 0",
-           "winner_accuracy": "higher", "alignment": "higher"}
+#: Replicates of the paired bootstrap when ``n_boot`` is not given and the answers are persona level.
+DEFAULT_N_BOOT = 1000
+#: Chosen by the coverage simulation in benchmarks/paired_verdict.py (results: benchmarks/results/paired_verdict.md).
+DEFAULT_INTERVAL_METHOD = "bca"
 _LEVELS = ("overall", "change", "state", "question", "group", "composition", "weights")
+_CHANGE_COLUMNS = ["change", "change_ci_low", "change_ci_high", "abs_change", "abs_change_ci_low",
+                   "abs_change_ci_high"]
 
 
 @renamed_fields(ci="level")
@@ -63,7 +92,11 @@ class Comparison:
     ess_ratio (ESS / n), design_effect, weight_ratio (max/min weight).
     ``kind="composition"`` compares persona pools only (no ``results``).
     ``level`` is the confidence level of the bootstrap intervals (``n_boot``
-    replicates; 0: none).
+    replicates; 0: none) and ``interval_method`` how they are read off the
+    replicates ("percentile", "basic" or "bca"). ``paired[tier]`` is the
+    :class:`PairedBootstrap` of a tier whose raw and calibrated answers were both
+    persona level: it gives the change its interval. ``reference_weighted`` says
+    whether the truth is survey-weighted (``None``: not said; election results are counts).
     """
 
     kind: str
@@ -75,6 +108,9 @@ class Comparison:
     n_boot: int
     level: float = 0.95
     notes: tuple[str, ...] = ()
+    interval_method: str = DEFAULT_INTERVAL_METHOD
+    paired: Mapping[str, PairedBootstrap] = field(default_factory=dict)
+    reference_weighted: bool | None = None
 
     @property
     def groups(self) -> tuple:
@@ -101,10 +137,19 @@ class Comparison:
         return out.sort_values(["_t", "_v"], kind="stable").drop(columns=["_t", "_v"]).reset_index(drop=True)
 
     def changes(self) -> pd.DataFrame:
-        """Wide table per (tier, statistic): raw and calibrated with intervals, change, improved."""
+        """Wide table per (tier, statistic): raw and calibrated, the change, and the verdict.
+
+        Columns: tier, statistic, raw, raw_ci_low, raw_ci_high, calibrated (and its
+        interval), change (calibrated - raw) with change_ci_low / change_ci_high from the
+        paired bootstrap, abs_change (|calibrated| - |raw|, for statistics better closer to
+        0) with its interval, better_if, improved (``True`` / ``False`` / ``"no detectable
+        change"``: see :mod:`personacal.evaluate._verdict`) and verdict (the same in words).
+        """
         head = self.headline()
         rows = []
         for tier in self.groups:
+            paired = self.paired.get(tier)
+            extra = change_frame(paired).set_index("statistic") if paired is not None else None
             for stat in pd.unique(head["statistic"]):
                 row = {"tier": tier, "statistic": stat}
                 for version in VERSIONS:
@@ -113,12 +158,19 @@ class Comparison:
                                                                     "ci_high": np.nan})
                     row |= {version: vals["estimate"], f"{version}_ci_low": vals["ci_low"],
                             f"{version}_ci_high": vals["ci_high"]}
+                row |= dict.fromkeys(_CHANGE_COLUMNS, np.nan)
                 row["change"] = row["calibrated"] - row["raw"]
-                row["better_if"] = _BETTER.get(stat, "")
-                row["improved"] = _improved(stat, row["raw"], row["calibrated"])
+                if stat in CLOSER_TO_ZERO:
+                    row["abs_change"] = abs(row["calibrated"]) - abs(row["raw"])
+                if extra is not None and stat in extra.index:
+                    row |= {k: v for k, v in extra.loc[stat].items() if k in _CHANGE_COLUMNS and pd.notna(v)}
+                rule = BETTER.get(stat, "")
+                tested = "abs_change" if stat in CLOSER_TO_ZERO else "change"
+                verdict = decide(rule, row[f"{tested}_ci_low"], row[f"{tested}_ci_high"])
+                row |= {"better_if": rule, "improved": improved_value(verdict), "verdict": verdict.value}
                 rows.append(row)
         out = pd.DataFrame(rows)
-        out["improved"] = out["improved"].astype("boolean")
+        out["improved"] = out["improved"].astype(object)
         return out
 
     def to_frame(self, level: str = "overall") -> pd.DataFrame:
@@ -179,60 +231,28 @@ class Comparison:
 
         return plot(self, which)
 
+    def verdicts(self) -> pd.DataFrame:
+        """Per (tier, statistic): the verdict and the interval of the change it rests on."""
+        ch = self.changes()
+        return ch[["tier", "statistic", "raw", "calibrated", "change", "change_ci_low", "change_ci_high",
+                   "abs_change", "abs_change_ci_low", "abs_change_ci_high", "better_if", "improved", "verdict"]]
+
     def __repr__(self) -> str:
+        improved = 0
+        if self.kind != "composition":
+            improved = int(sum(v is True for v in self.changes()["improved"]))
         return one_line_repr(self, kind=self.kind, tiers=len(self.tiers), results=len(self.results),
-                             composition=len(self.composition), n_boot=self.n_boot, level=self.level)
+                             composition=len(self.composition), n_boot=self.n_boot, level=self.level,
+                             interval_method=self.interval_method, improved=improved)
 
     def _repr_html_(self) -> str:
         return self.summary().as_html()
-
-
-def headline_of(result) -> pd.DataFrame:
-    if isinstance(result, ElectionResult):
-        return result.headline()
-    low, high = result.confidence_interval or (np.nan, np.nan)
-    return pd.DataFrame({"statistic": ["alignment", "mean_wd"],
-                         "estimate": [result.representativeness, result.mean_wd],
-                         "ci_low": [low, 1 - high], "ci_high": [high, 1 - low]})
 
 
 def _detail(result, level: str) -> pd.DataFrame:
     if level == "state":
         return result.per_state.copy()
     return result.to_frame(level)
-
-
-def _improved(stat: str, raw: float, calibrated: float):
-    if not (np.isfinite(raw) and np.isfinite(calibrated)):
-        return pd.NA
-    rule = _BETTER.get(stat)
-    if rule == "lower":
-        return calibrated < raw
-    if rule == "higher":
-        return calibrated > raw
-    if rule == "closer to 0":
-        return abs(calibrated) < abs(raw)
-    return pd.NA
-
-
-def _check_same_units(results: dict, kind: str) -> None:
-    """Raw and calibrated must be scored on the same states (questions), or their numbers do not compare."""
-    for tier in {t for t, _ in results}:
-        pair = [results.get((tier, v)) for v in VERSIONS]
-        if None in pair:
-            continue
-        if kind == "election":
-            units = [set(r.per_state["state"]) for r in pair]
-            what = "states"
-        else:
-            units = [set(r.per_question["question_id"]) for r in pair]
-            what = "questions"
-        if units[0] != units[1]:
-            raise MismatchError(
-                f"`raw` and `calibrated` of {FUNC} cover different {what}{'' if tier == ALL else f' in tier {tier!r}'}"
-                f": only raw: {sorted(map(str, units[0] - units[1]))[:8]}; only calibrated: "
-                f"{sorted(map(str, units[1] - units[0]))[:8]}. Simulate the same {what} or filter both tables"
-            )
 
 
 @renamed_parameters(by="group", ci="level")
@@ -251,8 +271,9 @@ def compare(
     dem: str = "D",
     rep: str = "R",
     missing_states: str = "report",
-    n_boot: int = 0,
+    n_boot: int | None = None,
     level: float = 0.95,
+    interval_method: str = DEFAULT_INTERVAL_METHOD,
     strata: str | None = None,
     random_state: RandomState = None,
     composition=None,
@@ -260,8 +281,9 @@ def compare(
     truth_label: str | None = None,
     notes: Sequence[str] = (),
     progress: bool | None = None,
+    reweight=None,
 ) -> Comparison:
-    """Score raw and calibrated simulated answers against the same truth, per persona tier.
+    """Score raw and calibrated simulated answers against the same truth, per persona tier, with a paired verdict.
 
     Parameters
     ----------
@@ -270,7 +292,9 @@ def compare(
     truth
         Actual election results (``state_col``, ``dem_two_party_share``) or
         reference answer distributions (``question_id``, ``option``,
-        ``share``, ``position``); which of the two decides the comparison.
+        ``share``, ``position``); which of the two decides the comparison. A
+        ``weighted`` column (or ``truth.attrs["weighted"]``) says whether the
+        reference is survey-weighted; unweighted references are labelled so.
     tier_column, tiers
         Persona-tier column of ``raw`` and ``calibrated`` (the default
         ``"tier"`` is used only when present; any other name must exist), and
@@ -289,9 +313,24 @@ def compare(
         Persona weights of ``calibrated`` / ``raw`` (column name or Series by
         ``persona_id``). Calibrated weights also give per-region weight
         diagnostics when ``weight_diagnostics`` is not passed.
-    n_boot, level, random_state, progress
-        Persona bootstrap of every persona-level table at confidence ``level``
-        (``ci`` before issue 9; see :func:`bootstrap`).
+    n_boot, level, interval_method, random_state, progress
+        Persona bootstrap at confidence ``level`` (``ci`` before issue 9). ``n_boot``
+        defaults to 1,000 replicates when the answers are persona level (0 otherwise;
+        0 turns it off, and then nothing is called improved). Raw and calibrated of a
+        tier are resampled with the same persona indices (within states for
+        elections), so each headline statistic's change has its own interval.
+        ``interval_method``: "bca" (default; chosen by the coverage simulation in
+        ``benchmarks/paired_verdict.py``), "basic" or "percentile" (biased for absolute
+        errors such as MAE, whose resampled values sit above the estimate).
+    reweight
+        How the calibrated weights were made, to redo it on every replicate:
+        ``reweight(frequency) -> weights``, both Series by ``persona_id`` (the calibrated
+        personas of one tier; ``frequency`` = how often each was drawn, 1 for all on the
+        original sample), or ``{tier: callable}``. Without it (default) the weights are
+        resampled with their personas as they are (fixed weights, the naive survey
+        bootstrap): the intervals then describe the change for these personas and their
+        weights, and are too narrow for the change a fresh persona draw would show when the
+        weights were estimated from the same personas (benchmarks/results/paired_verdict.md).
     composition
         Persona-pool composition: ``(raw, calibrated)`` or a mapping of
         :class:`CompositionResult` (from :func:`composition_error`).
@@ -302,16 +341,22 @@ def compare(
         How the report names the truth, and extra notes to carry (e.g. which
         steps were skipped and why).
     """
-    frames = {"raw": _as_table(raw, "raw"), "calibrated": _as_table(calibrated, "calibrated")}
-    truth = _as_table(truth, "truth")
-    kind = _detect_kind(truth)
-    check_params(FUNC, {"n_boot": N_BOOT, "level": LEVEL}, {"n_boot": n_boot, "level": level})
+    frames = {"raw": as_table(raw, "raw"), "calibrated": as_table(calibrated, "calibrated")}
+    truth = as_table(truth, "truth")
+    kind = detect_kind(truth)
+    check_params(FUNC, {"n_boot": [Interval("int", 0, None), None], "level": LEVEL,
+                        "interval_method": Options(INTERVAL_METHODS)},
+                 {"n_boot": n_boot, "level": level, "interval_method": interval_method})
     persona_level = {v: PERSONA in f.columns for v, f in frames.items()}
-    if n_boot and not any(persona_level.values()):
+    if n_boot is None:
+        n_boot = DEFAULT_N_BOOT if any(persona_level.values()) else 0
+    elif n_boot and not any(persona_level.values()):
         raise InputError(
             f"`n_boot` of {FUNC} needs persona-level answers (a '{PERSONA}' column) in `raw` or `calibrated`; "
             "aggregated shares cannot be resampled"
         )
+    if n_boot == 1:
+        raise InputError(f"`n_boot` of {FUNC} must be 0 (no bootstrap) or at least 2; got 1")
     if kind == "opinion" and question is not None:
         raise InputError(f"`question` of {FUNC} selects an election question; this truth is an opinion reference")
     if kind == "election" and (group is not None or strata is not None):
@@ -324,38 +369,70 @@ def compare(
             if labelled:
                 own_notes.append(f"{version}: options without a party (e.g. 'Would not vote') count as neither "
                                  "D nor R; they only enter the sum-to-1 check.")
-    tier_labels = _resolve_tiers(frames, tier_column, tiers)
-    parts = {v: _split_by_tier(frames[v], tier_column, tier_labels) for v in VERSIONS}
+    tier_labels = resolve_tiers(frames, tier_column, tiers)
+    parts = {v: split_by_tier(frames[v], tier_column, tier_labels) for v in VERSIONS}
     rng = check_random_state(random_state, func=FUNC) if n_boot else None
+    version_weights = {"raw": raw_weights, "calibrated": weights}
+    settings = {"kind": kind, "truth": truth, "state_col": state_col, "dem": dem, "rep": rep, "group": group,
+                "strata": strata}
 
     results: dict[tuple, object] = {}
-    version_weights = {"raw": raw_weights, "calibrated": weights}
+    paired: dict[str, PairedBootstrap] = {}
     for tier in tier_labels or (ALL,):
         for version in VERSIONS:
             part = parts[version].get(tier)
             if part is None:
                 own_notes.append(f"tier {tier!r} has no {version} rows, so it has no {version} numbers.")
                 continue
-            boot = n_boot if persona_level[version] else 0
-            common = {"weights": version_weights[version], "n_boot": boot, "level": level, "progress": progress,
-                      "random_state": derive_seed(rng) if boot else None}
-            try:
+            with _where(version, tier):
                 if kind == "election":
                     results[(tier, version)] = election_errors(part, truth, state_col=state_col, dem=dem, rep=rep,
-                                                               missing_states=missing_states, **common)
+                                                               weights=version_weights[version],
+                                                               missing_states=missing_states)
                 else:
-                    results[(tier, version)] = alignment(part, truth, group=group, strata=strata, **common)
-            except PersonacalError as exc:
-                # Keep the error's type and code; say which table (and tier) it came from.
-                where = f"`{version}`" + ("" if tier == ALL else f" (tier {tier!r})")
-                exc.args = (f"{where} of {FUNC}: {exc.args[0] if exc.args else exc}", *exc.args[1:])
-                raise
+                    results[(tier, version)] = alignment(part, truth, group=group, strata=strata,
+                                                         weights=version_weights[version])
+        if not n_boot:
+            continue
+        stats = {}
+        for version in VERSIONS:
+            if (tier, version) in results and persona_level[version]:
+                with _where(version, tier):
+                    stats[version] = unit_statistic(results[(tier, version)], parts[version][tier],
+                                                     version_weights[version], settings)
+        common = {"n_boot": n_boot, "level": level, "method": interval_method, "progress": progress,
+                  "random_state": derive_seed(rng)}
+        if len(stats) == 2:
+            redo = recalibration(reweight, tier, stats["calibrated"])
+            paired[tier] = paired_bootstrap(stats["raw"], stats["calibrated"], closer_to_zero=CLOSER_TO_ZERO,
+                                            recalibrate=redo, **common)
+            for version in VERSIONS:
+                results[(tier, version)] = attach(results[(tier, version)], paired[tier].version(version))
+        for version, stat in stats.items() if len(stats) == 1 else ():
+            results[(tier, version)] = attach(results[(tier, version)], single_bootstrap(stat, **common))
     for version in VERSIONS:
         if n_boot and not persona_level[version]:
             own_notes.append(f"{version}: aggregated answers were given (no '{PERSONA}' column), so its numbers "
-                             "have no bootstrap intervals.")
-    _check_same_units(results, kind)
-    own_notes += _not_simulated_notes(results) + _outside_interval_notes(results)
+                             "have no bootstrap intervals and the change has none: nothing is called improved.")
+    if not n_boot:
+        own_notes.append("no bootstrap (n_boot=0): the changes carry no interval, so nothing is called improved "
+                         "or worse.")
+    check_same_units(results, kind)
+    own_notes += [f"tier {t!r}: {PAIRINGS[p.pairing]}" if t != ALL else PAIRINGS[p.pairing]
+                  for t, p in paired.items() if p.pairing != "paired"]
+    own_notes += [f"{'' if t == ALL else f'tier {t!r}: '}{int(p.bootstrap.n_failed.max())} of {p.bootstrap.n_boot} "
+                  "replicates could not be re-weighted (a resampled region could not be calibrated) and were left "
+                  "out of the intervals" for t, p in paired.items() if p.bootstrap.n_failed.max()]
+    own_notes += not_simulated_notes(results) + outside_interval_notes(results, interval_method)
+
+    weighted_reference = reference_weighting(truth) if kind == "opinion" else None
+    label = truth_label or ("actual Democratic two-party share per state" if kind == "election"
+                            else "reference answer distributions")
+    if weighted_reference is False and "unweighted" not in label:
+        label += " (unweighted reference)"
+        own_notes.append("unweighted reference: the reference distributions are unweighted respondent counts, "
+                         "not survey-weighted population estimates; read every score as agreement with the "
+                         "respondents, not with the population.")
 
     diagnostics = None
     if weight_diagnostics is not None:
@@ -371,127 +448,29 @@ def compare(
         kind=kind,
         tiers=tier_labels,
         results=results,
-        composition=_as_composition(composition),
+        composition=as_composition(composition),
         weight_diagnostics=diagnostics,
-        truth_label=truth_label or ("actual Democratic two-party share per state" if kind == "election"
-                                    else "reference answer distributions"),
+        truth_label=label,
         n_boot=int(n_boot),
         level=float(level),
         notes=(*own_notes, *map(str, notes)),
+        interval_method=interval_method,
+        paired=paired,
+        reference_weighted=weighted_reference,
     )
 
 
-def _outside_interval_notes(results: dict) -> list[str]:
-    """Say where a percentile interval excludes its own estimate, so nobody reads it as a plain CI."""
-    where = []
-    for (tier, version), r in results.items():
-        head = headline_of(r)
-        outside = (head["estimate"] < head["ci_low"]) | (head["estimate"] > head["ci_high"])
-        for stat in head.loc[outside, "statistic"]:
-            where.append(f"{stat} ({version}{'' if tier == ALL else f', {tier}'})")
-    if not where:
-        return []
-    listed = ", ".join(where[:8]) + (" ..." if len(where) > 8 else "")
-    return [(f"The estimate lies outside its percentile interval for {len(where)} number(s): {listed}. "
-             "Absolute-error statistics (MAE, RMSE, alignment) of resampled personas carry their sampling noise "
-             "as extra error, so their bootstrap distribution sits on the worse side of the estimate; read such "
-             "intervals as the spread of the statistic under resampling.")]
+class _where:
+    """Re-raise a personacal error with the table (and tier) it came from in front of its message."""
 
+    def __init__(self, version: str, tier):
+        self.prefix = f"`{version}`" + ("" if tier == ALL else f" (tier {tier!r})")
 
-def _not_simulated_notes(results: dict) -> list[str]:
-    missing: dict[tuple, list[str]] = {}
-    for (tier, version), r in results.items():
-        if isinstance(r, ElectionResult) and r.not_simulated:
-            missing.setdefault(r.not_simulated, []).append(version if tier == ALL else f"{version} [{tier}]")
-    return [f"{len(states)} state(s) of the truth were not simulated in {', '.join(where)} and are left out: "
-            f"{list(states)[:10]}" for states, where in missing.items()]
+    def __enter__(self):
+        return self
 
-
-def _as_table(obj, arg: str) -> pd.DataFrame:
-    """A tidy frame from a DataFrame or a ``SimulationResult``."""
-    if not isinstance(obj, pd.DataFrame) and callable(getattr(obj, "to_frame", None)) and hasattr(obj, "answers"):
-        from ..simulate import SimulationResult
-
-        if isinstance(obj, SimulationResult):
-            obj = obj.to_frame()
-    return as_frame(obj, func=FUNC, arg=arg)
-
-
-def _detect_kind(truth: pd.DataFrame) -> str:
-    """``"election"`` for per-state shares, ``"opinion"`` for reference answer distributions."""
-    if SHARE in truth.columns:
-        return "election"
-    if {"question_id", "option", "share"} <= set(truth.columns):
-        return "opinion"
-    raise InputError(
-        f"`truth` of {FUNC} must be election results (columns state, {SHARE}) or reference answer "
-        f"distributions (columns question_id, option, share, position); it has {list(truth.columns)}"
-    )
-
-
-def _resolve_tiers(frames: dict[str, pd.DataFrame], column: str | None, order: Sequence | None) -> tuple:
-    """Tier labels in plot order, or ``()`` when no tier column is used."""
-    if column is None:
-        if order is not None:
-            raise InputError(f"`tiers` of {FUNC} needs `tier_column`; got tier_column=None")
-        return ()
-    has = {v: column in f.columns for v, f in frames.items()}
-    if not any(has.values()):
-        if column != DEFAULT_TIER_COLUMN or order is not None:
-            raise InputError(
-                f"`tier_column` {column!r} of {FUNC} is not a column of `raw` or `calibrated`; "
-                f"raw has {list(frames['raw'].columns)}. Pass the tier column's name or tier_column=None"
-            )
-        return ()
-    if not all(has.values()):
-        lacking = [v for v, ok in has.items() if not ok]
-        raise MismatchError(
-            f"`{lacking[0]}` of {FUNC} lacks the tier column {column!r} that the other table has; give it in "
-            "both (the same personas' tiers) or pass tier_column=None"
-        )
-    for version, frame in frames.items():
-        require_complete(frame, [column], func=FUNC, arg=version)
-    seen = list(dict.fromkeys([*pd.unique(frames["raw"][column]), *pd.unique(frames["calibrated"][column])]))
-    if order is None:
-        if set(seen) <= set(PAPER_TIERS):
-            return tuple(t for t in PAPER_TIERS if t in seen)
-        return tuple(seen)
-    order = list(order)
-    if len(set(order)) != len(order):
-        raise InputError(f"`tiers` of {FUNC} repeats a tier: {order}")
-    unlisted, absent = [t for t in seen if t not in order], [t for t in order if t not in seen]
-    if unlisted:
-        raise MismatchError(
-            f"column {column!r} of `raw`/`calibrated` ({FUNC}) has tier(s) {unlisted} that `tiers` does not "
-            f"list ({order}); list every tier or filter the rows first"
-        )
-    if absent:
-        raise MismatchError(f"`tiers` of {FUNC} lists tier(s) {absent} that neither `raw` nor `calibrated` has")
-    return tuple(order)
-
-
-def _split_by_tier(frame: pd.DataFrame, column: str | None, tiers: tuple) -> dict:
-    """``{tier: rows}`` (tiers with no rows left out); ``{ALL: frame}`` without tiers."""
-    if not tiers:
-        return {ALL: frame}
-    return {t: part for t in tiers if len(part := frame[frame[column] == t])}
-
-
-def _as_composition(composition) -> dict[str, CompositionResult]:
-    """``{"raw": ..., "calibrated": ...}`` from a mapping or a (raw, calibrated) pair."""
-    if composition is None:
-        return {}
-    if isinstance(composition, Mapping):
-        items = dict(composition)
-    elif isinstance(composition, Sequence) and len(composition) == 2:
-        items = {v: c for v, c in zip(VERSIONS, composition) if c is not None}
-    else:
-        raise InputError(
-            f"`composition` of {FUNC} must be a mapping {{'raw': CompositionResult, 'calibrated': ...}} or a "
-            f"(raw, calibrated) pair; got {type(composition).__name__}"
-        )
-    for key, value in items.items():
-        if key not in VERSIONS:
-            raise InputError(f"`composition` of {FUNC} has key {key!r}; use 'raw' and/or 'calibrated'")
-        check_param(FUNC, f"composition['{key}']", value, InstanceOf(CompositionResult, name="a CompositionResult"))
-    return items
+    def __exit__(self, kind, exc, tb):
+        if isinstance(exc, PersonacalError):
+            # Keep the error's type and code; say which table (and tier) it came from.
+            exc.args = (f"{self.prefix} of {FUNC}: {exc.args[0] if exc.args else exc}", *exc.args[1:])
+        return False

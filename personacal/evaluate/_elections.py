@@ -42,7 +42,7 @@ from .._random import RandomState
 from .._summary import Summary, one_line_repr
 from .._validation import Interval, Options, check_param, check_params, renamed_parameters
 from ..errors import DistributionError, InputError, MismatchError
-from ._bootstrap import BootstrapResult, bootstrap, weighted_counts
+from ._bootstrap import BootstrapResult, UnitStatistic, bootstrap, weighted_counts
 from ._tidy import (
     LEVEL,
     N_BOOT,
@@ -55,7 +55,7 @@ from ._tidy import (
 )
 from ._wasserstein import normalized_wasserstein
 
-__all__ = ["ElectionResult", "election_errors", "one_election_question"]
+__all__ = ["ElectionResult", "election_errors", "one_election_question", "unit_statistic"]
 
 FUNC = "election_errors"
 SHARE, PARTY, PROBABILITY, PERSONA = "dem_two_party_share", "party", "probability", "persona_id"
@@ -237,16 +237,7 @@ def election_errors(
             )
         shares = _share_table(sim, state_col, "simulated")
     elif persona_level:
-        require_complete(sim, [PERSONA], func=FUNC, arg="simulated")
-        per_state = sim[[PERSONA, state_col]].drop_duplicates()
-        if per_state[PERSONA].duplicated().any():
-            bad = per_state.loc[per_state[PERSONA].duplicated(), PERSONA].iloc[0]
-            raise InputError(f"persona {bad!r} of `simulated` ({FUNC}) appears in more than one state")
-        masses = _party_masses(sim, [PERSONA, state_col], dem, rep, tol)
-        personas = pd.Index(masses[PERSONA])
-        w = resolve_unit_weights(sim, PERSONA, personas, weights, func=FUNC, arg="simulated")
-        masses["w"] = 1.0 if w is None else w
-        masses["wd"], masses["wdr"] = masses["w"] * masses["d"], masses["w"] * (masses["d"] + masses["r"])
+        masses = _persona_masses(sim, state_col, dem, rep, weights, tol)
         agg = masses.groupby(state_col, sort=False).agg(num=("wd", "sum"), den=("wdr", "sum"), n=(PERSONA, "size"))
         shares = _two_party(agg["num"], agg["den"])
         n_personas = agg["n"]
@@ -318,24 +309,65 @@ def _two_party(num: pd.Series, den: pd.Series) -> pd.Series:
     return out
 
 
-def _bootstrap(masses, state_col, states, actual, *, n_boot, level, random_state, progress, weighted):
+def _persona_masses(sim: pd.DataFrame, state_col: str, dem: str, rep: str, weights, tol: float) -> pd.DataFrame:
+    """Per persona: state, D and R probability mass, weight ``w``, ``wd = w * d`` and ``wdr = w * (d + r)``."""
+    require_complete(sim, [PERSONA], func=FUNC, arg="simulated")
+    per_state = sim[[PERSONA, state_col]].drop_duplicates()
+    if per_state[PERSONA].duplicated().any():
+        bad = per_state.loc[per_state[PERSONA].duplicated(), PERSONA].iloc[0]
+        raise InputError(f"persona {bad!r} of `simulated` ({FUNC}) appears in more than one state")
+    masses = _party_masses(sim, [PERSONA, state_col], dem, rep, tol)
+    personas = pd.Index(masses[PERSONA])
+    w = resolve_unit_weights(sim, PERSONA, personas, weights, func=FUNC, arg="simulated")
+    masses["w"] = 1.0 if w is None else w
+    masses["wd"], masses["wdr"] = masses["w"] * masses["d"], masses["w"] * (masses["d"] + masses["r"])
+    return masses
+
+
+def _share_statistic(masses: pd.DataFrame, state_col: str, states, actual: np.ndarray):
+    """``totals (b, n) -> (b, 5 + S)``: the headline numbers and each state's share, per replicate."""
     n = len(masses)
     d, dr = masses["d"].to_numpy(), (masses["d"] + masses["r"]).to_numpy()
     state_code = pd.Index(states).get_indexer(masses[state_col])
     onehot = np.zeros((n, len(states)))
     onehot[np.arange(n), state_code] = 1.0
 
-    def statistic(idx, resampled_weights):
-        totals = weighted_counts(idx, n, resampled_weights)
+    def function(totals):
         with np.errstate(invalid="ignore", divide="ignore"):
             share = ((totals * d) @ onehot) / ((totals * dr) @ onehot)
         return np.column_stack([_metrics(share, actual[None, :]), share])
+
+    return function, state_code
+
+
+def _bootstrap(masses, state_col, states, actual, *, n_boot, level, random_state, progress, weighted):
+    n = len(masses)
+    function, state_code = _share_statistic(masses, state_col, states, actual)
+
+    def statistic(idx, resampled_weights):
+        return function(weighted_counts(idx, n, resampled_weights))
 
     names = [*_HEADLINE, *(f"share[{s}]" for s in states)]
     return bootstrap(
         statistic, n, weights=masses["w"].to_numpy() if weighted else None, strata=state_code,
         n_boot=n_boot, random_state=random_state, level=level, vectorized=True, names=names, progress=progress,
     )
+
+
+def unit_statistic(result: ElectionResult, simulated: pd.DataFrame, *, state_col: str = "state", dem: str = "D",
+                   rep: str = "R", weights=None, tol: float = 1e-6) -> UnitStatistic:
+    """The persona-level statistic behind ``result`` (from :func:`election_errors` on the same input).
+
+    Units are personas, resampled within their state; columns are the headline numbers and
+    each state's share (in ``result.per_state`` order).
+    """
+    masses = _persona_masses(simulated, state_col, dem, rep, weights, tol)
+    masses = masses[masses[state_col].isin(result.per_state["state"])].reset_index(drop=True)
+    states = pd.Index(result.per_state["state"])
+    function, state_code = _share_statistic(masses, state_col, states, result.per_state["actual"].to_numpy(float))
+    return UnitStatistic(units=pd.Index(masses[PERSONA], name=PERSONA), weights=masses["w"].to_numpy(float),
+                         strata=states.to_numpy(dtype=object)[state_code],
+                         names=(*_HEADLINE, *(f"share[{s}]" for s in states)), headline=_HEADLINE, function=function)
 
 
 def one_election_question(frame: pd.DataFrame, question: str | None, *, func: str,

@@ -24,6 +24,7 @@ from .._validation import InstanceOf, Interval, check_params
 from ..errors import InputError
 from ._compare import VERSIONS, Comparison
 from ._plots import FIGURES
+from ._verdict_report import verdict_section, write_summary_json
 
 __all__ = ["write_report", "comparison_summary"]
 
@@ -42,8 +43,8 @@ TITLES = {
 
 def _reading(comparison: Comparison, name: str) -> str:
     """The "how to read this" paragraph of one figure."""
-    ci = (f" Whiskers are {comparison.level:.0%} percentile bootstrap intervals over personas "
-          f"({comparison.n_boot} replicates); they describe each version separately, not the change."
+    ci = (f" Whiskers are {comparison.level:.0%} {comparison.interval_method} bootstrap intervals over personas "
+          f"({comparison.n_boot} replicates) of each version; the change has its own interval in the verdict."
           if comparison.n_boot else " No intervals are drawn: no bootstrap was run.")
     tiers = " One panel per persona tier." if comparison.tiers else ""
     if name == "states":
@@ -111,9 +112,13 @@ _CONSTRAINTS = {"comparison": InstanceOf(Comparison, name="a Comparison (from co
 
 
 def write_report(comparison: Comparison, folder, *, title: str | None = None, notes: Sequence[str] = (),
-                 dpi: int = 110) -> Path:
-    """Write ``index.html`` and the PNG figures of ``comparison`` into ``folder``; return the page's path.
+                 dpi: int = 110, context=None) -> Path:
+    """Write ``index.html``, ``summary.json`` and the PNG figures of ``comparison`` into ``folder``.
 
+    Returns the page's path. The page opens with the verdict in words (the paired change of
+    each headline statistic and its interval) followed by ``context``: ``{caption: DataFrame,
+    mapping or text}`` the caller wants beside it (targets and their sources, per-region
+    calibration records, parse rates); ``summary.json`` holds the same numbers for scripts.
     ``notes`` are listed with the comparison's own notes (say here which
     steps were skipped and why, e.g. "no LLM backend configured: simulation
     steps skipped"). Figure PNGs of an earlier report in the same folder that
@@ -128,7 +133,8 @@ def write_report(comparison: Comparison, folder, *, title: str | None = None, no
     from .. import __version__
 
     skipped = comparison.skipped_figures()
-    parts = ["<h2>Summary</h2>", comparison.summary().as_html(), "<h2>Figures</h2>"]
+    parts = [verdict_section(comparison, context), "<h2>Summary</h2>", comparison.summary().as_html(),
+             "<h2>Figures</h2>"]
     for name in FIGURES:
         path = folder / f"{name}.png"
         if name in skipped:
@@ -158,6 +164,7 @@ def write_report(comparison: Comparison, folder, *, title: str | None = None, no
     index = folder / "index.html"
     index.write_text(page.substitute(title=html.escape(title), meta=html.escape(meta), body="\n".join(parts)),
                      encoding="utf-8")
+    write_summary_json(comparison, folder, title=title, context=context)
     return index
 
 
@@ -196,8 +203,9 @@ _STANDARD_NOTES = {
     "opinion": [("alignment = 1 - mean over questions of W1(simulated, reference) / (max - min position), "
                  "refusals excluded (OpinionQA representativeness, Santurkar et al. 2023).")],
 }
-_CHANGE_NOTE = ("change = calibrated - raw. Intervals are per version; the change carries none because raw and "
-                "calibrated usually share personas, so their errors are not independent.")
+_CHANGE_NOTE = ("change = calibrated - raw, with its own interval from the paired bootstrap (raw and calibrated "
+                "resampled with the same personas); improved = True only when that interval excludes 0 on the "
+                "better side, False when it excludes 0 on the worse side, else 'no detectable change'.")
 for _notes in _STANDARD_NOTES.values():
     _notes.append(_CHANGE_NOTE)
 
@@ -213,7 +221,8 @@ def comparison_summary(comparison: Comparison) -> Summary:
         facts["states" if comparison.kind == "election" else "questions"] = (
             first.n_states if comparison.kind == "election" else first.n_questions)
         facts["bootstrap"] = "none (no intervals)" if not comparison.n_boot else (
-            f"{comparison.n_boot} replicates, {comparison.level:.0%} percentile intervals over personas")
+            f"{comparison.n_boot} replicates, {comparison.level:.0%} {comparison.interval_method} intervals over "
+            "personas, raw and calibrated paired")
         changes = comparison.changes()
         for stat, label, fmt in _SUMMARY_STATS[comparison.kind]:
             for _, row in changes[changes["statistic"] == stat].iterrows():

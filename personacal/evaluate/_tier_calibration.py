@@ -1,10 +1,14 @@
 """Rake an LLM-generated persona tier jointly on census attributes and psychographic targets.
 
-The LLM tiers write ideology, party ID and religiosity in fixed vocabularies
-(``personacal.generate._schemas``); real surveys (ANES, GSS, Pew ATP; see
+The LLM tiers write ideology, party ID, religiosity and the recalled 2020 presidential
+vote in fixed vocabularies (``personacal.generate._schemas``); the real 2020 results
+(:func:`personacal.data.past_vote_targets`) and real surveys (ANES, GSS, Pew ATP; see
 :func:`personacal.data.psychographic_targets`) say how those are distributed. One raking
 over all personas hits the census margins (per region, as ``(region, variable)`` margins)
-and the psychographic shares (national, or per region) at once.
+and the partisan / psychographic shares (national, or per region) at once. Without
+``targets`` the default partisan target of election jobs is used: the recalled 2020 vote
+raked to each state's 2020 result (exact counts, with non-voters from the adult population),
+which is what pollsters weight on.
 
 Tier values reach the target categories only through an explicit mapping (identity on
 the schema vocabularies by default); anything else raises MappingError naming the values.
@@ -24,13 +28,22 @@ import pandas as pd
 from .._summary import Summary, one_line_repr
 from .._validation import InstanceOf, Interval, Options, check_param, check_params
 from ..calibrate import Margins, rake
-from ..data import categories
+from ..data import categories, past_vote_targets
 from ..errors import EmptyCategoryError, InputError, MappingError, StructuralInfeasibilityError
 from ._answers_table import ALL
 from ._tidy import as_frame, plain, require_columns
-from ._weights import FACTS, fact_labels, weight_table
+from ._tier_calibration_tables import (
+    LEANS,
+    cost_table,
+    drop_findings,
+    findings_message,
+    findings_table,
+    lean_table,
+    share_table,
+)
+from ._weights import FACTS, fact_labels
 
-__all__ = ["calibrate_tier", "TierCalibrationResult", "DEFAULT_MAPPINGS", "LEANS"]
+__all__ = ["calibrate_tier", "TierCalibrationResult", "DEFAULT_MAPPINGS", "LEANS", "default_targets"]
 
 FUNC = "calibrate_tier"
 EMPTY = ("raise", "drop")
@@ -39,12 +52,10 @@ DEFAULT_MAPPINGS: dict[str, dict[str, str]] = {
     "ideology": {c: c for c in categories("ideology5")},
     "party_id": {c: c for c in categories("party_id4")},
     "religiosity": {c: c for c in categories("religiosity3")},
+    "vote_2020": {c: c for c in categories("vote_2020")},
 }
-#: Variables with a left / right reading: (left categories, right categories).
-LEANS = {
-    "ideology": (("very liberal", "liberal"), ("conservative", "very conservative")),
-    "party_id": (("Democrat",), ("Republican",)),
-}
+#: The default target variable: the recalled 2020 presidential vote.
+DEFAULT_VARIABLE = "vote_2020"
 _MISSING = "<missing>"
 _CONSTRAINTS = {"empty": Options(EMPTY), "min_personas": Interval("int", 1, None)}
 _TARGETS = InstanceOf(pd.DataFrame, Mapping, name="a DataFrame from psychographic_targets() or a mapping "
@@ -167,6 +178,28 @@ def _targets_from_frame(frame: pd.DataFrame, by: str | None) -> tuple[dict, dict
     return out, sources
 
 
+def default_targets(regions=None) -> pd.DataFrame:
+    """The 2020 presidential result as shares of adults, per state (``regions``: postal codes) or national.
+
+    Rows in the format of :func:`personacal.data.psychographic_targets` (area, variable,
+    category, share, source, years), from :func:`personacal.data.past_vote_targets` (2020).
+    """
+    table = past_vote_targets(2020)
+    if regions is None:
+        counts = table.groupby("category", sort=False)["count"].sum()
+        table = pd.DataFrame({"area": "US", "variable": DEFAULT_VARIABLE, "category": counts.index,
+                              "share": (counts / counts.sum()).to_numpy(), "source": "MEDSL", "years": "2020"})
+        return table
+    unknown = sorted(set(map(str, regions)) - set(table["state"]))
+    if unknown:
+        raise InputError(f"the default targets of {FUNC} (the 2020 result per state) need state postal codes in the "
+                         f"region column; got {unknown[:6]}. Pass `targets` for other regions")
+    table = table[table["state"].isin(list(map(str, regions)))]
+    return pd.DataFrame({"area": table["state"].to_numpy(), "variable": table["variable"].to_numpy(),
+                         "category": table["category"].to_numpy(), "share": table["share"].to_numpy(),
+                         "source": "MEDSL", "years": "2020"})
+
+
 def _parse_targets(targets, by: str | None) -> tuple[dict, dict[str, str]]:
     """``{area or None: {variable: shares}}`` (``None``: national) and a source label per variable."""
     check_param(FUNC, "targets", targets, _TARGETS)
@@ -262,43 +295,6 @@ def _region_totals(frame: pd.DataFrame, census, psych: dict, by: str | None, d: 
     return None, {r: float(d[(frame[by] == r).to_numpy()].sum()) for r in regions}
 
 
-def _findings(frame: pd.DataFrame, d: np.ndarray, psych: dict, by: str | None, min_personas: int) -> pd.DataFrame:
-    rows = []
-    for area, shares in psych.items():
-        mask = np.ones(len(frame), bool) if area is None else (frame[by].astype(str) == area).to_numpy()
-        for variable, target in shares.items():
-            counts = frame.loc[mask & (d > 0), variable].value_counts()
-            for category, share in target.items():
-                n = int(counts.get(category, 0))
-                if share > 0 and n < min_personas:
-                    rows.append({"region": ALL if area is None else area, "variable": variable,
-                                 "category": category, "personas": n, "target_share": float(share)})
-    return pd.DataFrame(rows, columns=["region", "variable", "category", "personas", "target_share"])
-
-
-def _drop(psych: dict, findings: pd.DataFrame, frame: pd.DataFrame, d: np.ndarray, by: str | None) -> dict:
-    """Targets without the findings' categories: each keeps its tier share (0 without personas), the rest fill up."""
-    out = {}
-    for area, shares in psych.items():
-        region = ALL if area is None else area
-        mask = np.ones(len(frame), bool) if area is None else (frame[by] == area).to_numpy()
-        out[area] = {}
-        for variable, target in shares.items():
-            gone = list(findings.loc[(findings["region"] == region) & (findings["variable"] == variable), "category"])
-            if not gone:
-                out[area][variable] = target
-                continue
-            kept = target.drop(gone)
-            if kept.sum() <= 0:
-                raise EmptyCategoryError(
-                    f"{FUNC}: no target category of {variable!r} has personas{'' if area is None else f' in {area}'}; "
-                    "the tier cannot be raked on it at all"
-                )
-            held = pd.Series({c: d[mask & (frame[variable] == c).to_numpy()].sum() / d[mask].sum() for c in gone})
-            out[area][variable] = pd.concat([kept / kept.sum() * (1 - held.sum()), held]).reindex(target.index)
-    return out
-
-
 def _margins(census, psych: dict, by: str | None, totals: Mapping) -> Margins:
     """One pooled Margins: census per region as (by, v) margins, psychographics national or per region."""
     items: dict = {}
@@ -320,75 +316,9 @@ def _margins(census, psych: dict, by: str | None, totals: Mapping) -> Margins:
     return Margins(items, name=None)
 
 
-def _share_table(frame: pd.DataFrame, psych: dict, by: str | None, weightings: dict[str, np.ndarray]) -> pd.DataFrame:
-    rows = []
-    for area, shares in psych.items():
-        mask = np.ones(len(frame), bool) if area is None else (frame[by].astype(str) == area).to_numpy()
-        for variable, target in shares.items():
-            values = frame.loc[mask, variable].to_numpy(dtype=object)
-            counts = pd.Series(values).value_counts()
-            for category, share in target.items():
-                row = {"region": ALL if area is None else area, "variable": variable, "category": category,
-                       "target_share": float(share)}
-                hit = values == category
-                for name, w in weightings.items():
-                    wm = w[mask]
-                    row[name] = float(wm[hit].sum() / wm.sum())
-                row["personas"] = int(counts.get(category, 0))
-                rows.append(row)
-    out = pd.DataFrame(rows)
-    out["skew_before"] = out["tier_share"] - out["target_share"]
-    out["skew_after"] = out["weighted_share"] - out["target_share"]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out["weight_multiplier"] = np.where(out["tier_share"] > 0, out["weighted_share"] / out["tier_share"], np.nan)
-    return out
-
-
-def _lean_table(skew: pd.DataFrame) -> pd.DataFrame:
-    rows = []
-    for (region, variable), block in skew.groupby(["region", "variable"], sort=False):
-        if variable not in LEANS:
-            continue
-        left, right = LEANS[variable]
-        row = {"region": region, "variable": variable}
-        sides = {}
-        for label, col in (("before", "tier_share"), ("target", "target_share"), ("after", "weighted_share")):
-            lshare = float(block.loc[block["category"].isin(left), col].sum())
-            rshare = float(block.loc[block["category"].isin(right), col].sum())
-            row[f"left_{label}"], row[f"right_{label}"] = lshare, rshare
-            sides[label] = lshare - rshare
-        row["net_lean_before"] = sides["before"] - sides["target"]
-        row["net_lean_after"] = sides["after"] - sides["target"]
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def _cost_table(frame: pd.DataFrame, by: str | None, w: np.ndarray, w_census: np.ndarray | None) -> pd.DataFrame:
-    regions = None if by is None else frame[by].astype(str).to_numpy()
-    table = weight_table(w, regions, pooled=ALL).rename(columns={"rows": "n_personas"})
-    if w_census is not None:
-        census = weight_table(w_census, regions, pooled=ALL, keys=("ess", "design_effect"))
-        table[["ess_census", "design_effect_census"]] = census[["ess", "design_effect"]].to_numpy()
-    return table
-
-
-def _findings_message(findings: pd.DataFrame, n: int) -> str:
-    parts = [
-        f"{row.variable} = {row.category!r}{'' if row.region == ALL else f' in {row.region}'}: {row.personas} "
-        f"persona(s) (target share {row.target_share:.1%})"
-        for row in findings.itertuples(index=False)
-    ]
-    return (
-        f"{FUNC}: the tier ({n} personas) has (almost) no personas in target categories that real surveys "
-        f"fill, so no weights can reach the targets. This is a finding about the generator: {'; '.join(parts)}. "
-        "Generate more such personas, or pass empty='drop' to leave these categories out of the targets (noted "
-        "in the result)"
-    )
-
-
 def calibrate_tier(
     personas: pd.DataFrame,
-    targets,
+    targets=None,
     *,
     census: Margins | Mapping[str, Margins] | None = None,
     by: str | None = None,
@@ -409,9 +339,11 @@ def calibrate_tier(
         One row per persona: census attribute columns (those of ``census``), the region
         column ``by``, and the LLM-written attributes (``ideology``, ``party_id``, ...).
     targets
-        Shares per psychographic variable: rows of :func:`personacal.data.psychographic_targets`
+        Shares per variable: rows of :func:`personacal.data.psychographic_targets`
         (one source per variable; several ``area`` values = one target per region of ``by``)
-        or a mapping ``{variable: {category: share}}`` (national).
+        or a mapping ``{variable: {category: share}}`` (national). Default (None): the
+        recalled 2020 vote (``vote_2020``) raked to the 2020 result, per state with ``by``
+        (postal codes), else national (:func:`default_targets`).
     census
         ``Margins`` (one pool) or ``{region: Margins}`` with ``by`` (every region the same
         margin keys); ``None`` rakes on the psychographic targets alone (with ``by`` the
@@ -439,6 +371,8 @@ def calibrate_tier(
             raise InputError(f"`census` of {FUNC} must be a Margins when `by` is None; got {type(census).__name__}")
         if by is not None and (not isinstance(census, Mapping) or isinstance(census, Margins)):
             raise InputError(f"with `by`, `census` of {FUNC} must be a mapping {{region: Margins}}")
+    if targets is None:
+        targets = default_targets(None if by is None else pd.unique(personas[by]))
     psych, sources = _parse_targets(targets, by)
     frame, used_mapping = _map_tier(personas, psych, mapping, columns)
     d = np.ones(len(frame)) if weights is None else (
@@ -449,15 +383,15 @@ def calibrate_tier(
     if by is not None:
         frame[by] = frame[by].astype(str)
     census_dict, totals = _region_totals(frame, census, psych, by, d)
-    findings = _findings(frame, d, psych, by, min_personas)
+    findings = findings_table(frame, d, psych, by, min_personas)
     notes = []
     targets_used = psych
     if len(findings):
         if empty == "raise":
-            error = EmptyCategoryError(_findings_message(findings, len(frame)))
+            error = EmptyCategoryError(findings_message(findings, len(frame)))
             error.findings = findings.assign(action="raised")
             raise error
-        targets_used = _drop(psych, findings, frame, d, by)
+        targets_used = drop_findings(psych, findings, frame, d, by)
         findings = findings.assign(action="dropped from the targets: it keeps its share in the tier")
         notes.append("dropped categories keep the tier's own share (0 without personas); the other categories of "
                      "the variable share the rest in their target proportions")
@@ -478,7 +412,7 @@ def calibrate_tier(
                            on_nonconvergence="warn")
         w_census = census_only.weights.to_numpy()
     weightings = {"tier_share": d, **({} if w_census is None else {"census_share": w_census}), "weighted_share": w}
-    skew = _share_table(frame, psych, by, weightings)
+    skew = share_table(frame, psych, by, weightings)
     skew["status"] = "ok"
     for row in findings.itertuples(index=False):
         hit = (skew["region"] == row.region) & (skew["variable"] == row.variable) & (skew["category"] == row.category)
@@ -487,8 +421,8 @@ def calibrate_tier(
     return TierCalibrationResult(
         weights=pd.Series(w, index=pd.Index(ids, name="persona_id"), name="weight"),
         skew=skew,
-        lean=_lean_table(skew),
-        cost=_cost_table(frame, by, w, w_census),
+        lean=lean_table(skew),
+        cost=cost_table(frame, by, w, w_census),
         findings=findings if len(findings) else findings.assign(action=pd.Series(dtype=object)),
         sources=sources,
         calibration=calibration,

@@ -85,6 +85,18 @@ TEMPLATES: dict[str, TierTemplate] = {
         ),
         correction=_CORRECTION,
     ),
+    "subjective-v2": TierTemplate(
+        version="subjective-v2",
+        tier="subjective",
+        system=_SYSTEM,
+        previous=_PREVIOUS,
+        task=(
+            "Describe this person's attitudes and personality as this particular person holds them, not as a "
+            "typical or idealised person would, and how they say they voted in the 2020 presidential election. "
+            "Reply with one JSON object with exactly these fields:\n{fields}\nReply with the JSON object only."
+        ),
+        correction=_CORRECTION,
+    ),
     "descriptive-v1": TierTemplate(
         version="descriptive-v1",
         tier="descriptive",
@@ -98,7 +110,7 @@ TEMPLATES: dict[str, TierTemplate] = {
         correction=_CORRECTION,
     ),
 }
-DEFAULT_TEMPLATES = {"objective": "objective-v1", "subjective": "subjective-v1", "descriptive": "descriptive-v1"}
+DEFAULT_TEMPLATES = {"objective": "objective-v1", "subjective": "subjective-v2", "descriptive": "descriptive-v1"}
 
 #: Prompt labels of personacal's own census columns (others keep render_persona's label).
 CENSUS_LABELS = {

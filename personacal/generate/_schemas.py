@@ -1,8 +1,13 @@
 """Pydantic schemas of the LLM-written persona tiers.
 
 The categorical fields use fixed vocabularies so that a tier's personas can be
-raked toward real survey targets (party ID and ideology from ANES/GSS/Pew)
-without guessing how free text maps onto categories.
+raked toward real targets (the recalled 2020 vote toward each state's 2020 result;
+party ID and ideology from ANES/GSS/Pew) without guessing how free text maps onto
+categories.
+
+A schema belongs to a prompt version (:data:`TEMPLATE_SCHEMAS`): ``subjective-v2`` adds
+the recalled 2020 presidential vote (``vote_2020``) that election jobs rake on by
+default; ``subjective-v1`` stays reproducible with its own schema.
 """
 
 from __future__ import annotations
@@ -17,21 +22,26 @@ __all__ = [
     "IDEOLOGY",
     "PARTY_ID",
     "RELIGIOSITY",
+    "VOTE_2020",
     "ObjectiveTabular",
     "SubjectiveTabular",
+    "SubjectiveTabularV1",
     "Descriptive",
     "BigFive",
     "TIER_SCHEMAS",
+    "TEMPLATE_SCHEMAS",
 ]
 
 IDEOLOGY = categories("ideology5")
 PARTY_ID = categories("party_id4")
 RELIGIOSITY = categories("religiosity3")
+VOTE_2020 = categories("vote_2020")
 COMMUTE = ("drive alone", "carpool", "public transit", "walk or bike", "work from home", "not working")
 
 Ideology = Literal["very liberal", "liberal", "moderate", "conservative", "very conservative"]
 PartyId = Literal["Democrat", "Republican", "Independent", "Other"]
 Religiosity = Literal["not religious", "somewhat religious", "very religious"]
+Vote2020 = Literal["Biden", "Trump", "Other", "Did not vote"]
 Commute = Literal["drive alone", "carpool", "public transit", "walk or bike", "work from home", "not working"]
 
 
@@ -65,11 +75,25 @@ class BigFive(_Strict):
 Phrase = Annotated[str, Field(min_length=2, max_length=40)]
 
 
-class SubjectiveTabular(_Strict):
-    """Attitudes and personality: the attributes the seed paper found skewed."""
+class SubjectiveTabularV1(_Strict):
+    """Attitudes and personality: the attributes the seed paper found skewed (prompt subjective-v1)."""
 
     ideology: Ideology
     party_id: PartyId
+    religiosity: Religiosity
+    big_five: BigFive
+    core_values: list[Phrase] = Field(..., min_length=1, max_length=5)
+    interests: list[Phrase] = Field(..., min_length=1, max_length=6)
+
+
+class SubjectiveTabular(_Strict):
+    """Attitudes, personality and the recalled 2020 presidential vote (prompt subjective-v2)."""
+
+    ideology: Ideology
+    party_id: PartyId
+    vote_2020: Vote2020 = Field(..., description=(
+        "whom this person says they voted for in the 2020 presidential election; 'Did not vote' if they did "
+        "not vote or could not (too young, not a citizen)"))
     religiosity: Religiosity
     big_five: BigFive
     core_values: list[Phrase] = Field(..., min_length=1, max_length=5)
@@ -82,6 +106,14 @@ class Descriptive(_Strict):
     narrative: str = Field(..., min_length=40, max_length=4000)
 
 
+#: Each prompt version's schema; a schema change needs a new prompt version.
+TEMPLATE_SCHEMAS: dict[str, type[BaseModel]] = {
+    "objective-v1": ObjectiveTabular,
+    "subjective-v1": SubjectiveTabularV1,
+    "subjective-v2": SubjectiveTabular,
+    "descriptive-v1": Descriptive,
+}
+#: The schema of each tier's latest prompt version.
 TIER_SCHEMAS: dict[str, type[BaseModel]] = {
     "objective": ObjectiveTabular,
     "subjective": SubjectiveTabular,

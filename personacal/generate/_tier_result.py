@@ -14,10 +14,10 @@ from pydantic import BaseModel
 from .._summary import Summary, one_line_repr
 from ..backends import Prompt
 from ..errors import InputError
-from ._schemas import TIER_SCHEMAS
+from ._schemas import TEMPLATE_SCHEMAS, TIER_SCHEMAS
 
 __all__ = ["TierResult", "STATUSES", "flatten_fields", "field_columns", "field_dtypes", "read_tier_metadata",
-           "METADATA_KEY"]
+           "METADATA_KEY", "schema_of"]
 
 #: Status of a persona in a tier's table.
 STATUSES = ("ok", "contradiction_flagged", "failed")
@@ -25,19 +25,27 @@ STATUSES = ("ok", "contradiction_flagged", "failed")
 METADATA_KEY = b"personacal.tier"
 
 
-def field_columns(tier: str) -> list[str]:
-    """The tier's columns: schema fields in order, nested objects flattened as ``parent_child``."""
+def schema_of(tier: str, version: str | None = None):
+    """The pydantic schema of a prompt version (default: the tier's latest)."""
+    return TIER_SCHEMAS[tier] if version is None else TEMPLATE_SCHEMAS[version]
+
+
+def field_columns(tier: str, version: str | None = None) -> list[str]:
+    """The tier's columns: schema fields in order, nested objects flattened as ``parent_child``.
+
+    ``version``: the prompt version whose schema to read (default: the tier's latest).
+    """
     out = []
-    for name, info in TIER_SCHEMAS[tier].model_fields.items():
+    for name, info in schema_of(tier, version).model_fields.items():
         nested = info.annotation if isinstance(info.annotation, type) and issubclass(info.annotation, BaseModel) else None
         out += [f"{name}_{sub}" for sub in nested.model_fields] if nested else [name]
     return out
 
 
-def field_dtypes(tier: str) -> dict[str, str]:
+def field_dtypes(tier: str, version: str | None = None) -> dict[str, str]:
     """Nullable pandas dtypes of the tier's columns (failed personas leave them empty): Int64, boolean or string."""
     out = {}
-    for name, info in TIER_SCHEMAS[tier].model_fields.items():
+    for name, info in schema_of(tier, version).model_fields.items():
         nested = info.annotation if isinstance(info.annotation, type) and issubclass(info.annotation, BaseModel) else None
         for column, annotation in ([(f"{name}_{k}", v.annotation) for k, v in nested.model_fields.items()]
                                    if nested else [(name, info.annotation)]):
@@ -107,7 +115,7 @@ class TierResult:
 
     @property
     def field_columns(self) -> list[str]:
-        return field_columns(self.tier)
+        return field_columns(self.tier, self.prompt_version)
 
     @property
     def status_counts(self) -> dict[str, int]:
@@ -126,7 +134,7 @@ class TierResult:
         if persona_id not in self.blocks or rows.empty:
             raise InputError(f"persona {persona_id!r} has no attempt {attempt} in this TierResult")
         census_block, previous_block = self.blocks[persona_id]
-        fields = field_guide(TIER_SCHEMAS[self.tier]) if self.tier != "descriptive" else ""
+        fields = field_guide(TEMPLATE_SCHEMAS[self.prompt_version]) if self.tier != "descriptive" else ""
         return build_tier_prompt(TEMPLATES[self.prompt_version], census_block, previous_block, fields=fields,
                                  problems=rows["correction"].iloc[0], prompt_format=self.settings["prompt_format"])
 

@@ -29,7 +29,7 @@ from ._prompts_tiers import (
     render_census,
     render_previous,
 )
-from ._schemas import TIER_SCHEMAS, Descriptive
+from ._schemas import TEMPLATE_SCHEMAS, Descriptive
 from ._tier_result import TierResult, field_columns, field_dtypes, flatten_fields
 
 __all__ = ["generate_tier", "TIERS", "PREVIOUS_TIERS", "DEFAULT_MAX_TOKENS"]
@@ -147,7 +147,7 @@ def generate_tier(
     kinds = {c: k for c, k in kinds.items() if c in columns}
     prior = _previous(previous, tier, ids)
     run_seed = derive_seed(check_random_state(random_state, func=FUNC))
-    schema = TIER_SCHEMAS[tier]
+    schema = TEMPLATE_SCHEMAS[version]
     fields_text = field_guide(schema) if tier != "descriptive" else ""
     try:
         params = SamplingParams(
@@ -186,7 +186,7 @@ def generate_tier(
             still = []
             for s, out, p, correction in zip(pending, outputs, per_request, corrections):
                 s.attempts += 1
-                if _one_attempt(s, out, p, correction, tier, allow_truncated, regenerate_contradictions,
+                if _one_attempt(s, out, p, correction, tier, version, allow_truncated, regenerate_contradictions,
                                 s.attempts < rounds, attempt_rows, contradiction_rows):
                     still.append(s)
             pending = still
@@ -206,7 +206,7 @@ def generate_tier(
 
 
 # -- one attempt ----------------------------------------------------------------
-def _one_attempt(s: _Persona, out: GenerationOutput, p: SamplingParams, correction: str, tier: str,
+def _one_attempt(s: _Persona, out: GenerationOutput, p: SamplingParams, correction: str, tier: str, version: str,
                  allow_truncated: bool, regenerate: bool, can_retry: bool, attempt_rows: list,
                  contradiction_rows: list) -> bool:
     """Parse, validate and check one reply; True when the persona needs another attempt."""
@@ -214,7 +214,7 @@ def _one_attempt(s: _Persona, out: GenerationOutput, p: SamplingParams, correcti
     finish = out.finish_reasons[0] if out.finish_reasons else None
     row = {"persona_id": s.pid, "attempt": s.attempts, "seed": p.seed, "correction": correction, "finish_reason": finish,
            "n_generated_tokens": out.n_generated_tokens, "text": text}
-    parsed, reason = parse_reply(tier, text, finish, p.max_tokens, allow_truncated)
+    parsed, reason = parse_reply(tier, text, finish, p.max_tokens, allow_truncated, version=version)
     if parsed is None:
         s.reason = reason
         attempt_rows.append({**row, "outcome": "invalid", "reason": reason})
@@ -238,8 +238,9 @@ def _one_attempt(s: _Persona, out: GenerationOutput, p: SamplingParams, correcti
     return False
 
 
-def parse_reply(tier: str, text: str, finish: str | None, max_tokens: int, allow_truncated: bool):
-    """``(fields, "")`` for a valid reply, ``(None, reason)`` otherwise."""
+def parse_reply(tier: str, text: str, finish: str | None, max_tokens: int, allow_truncated: bool,
+                version: str | None = None):
+    """``(fields, "")`` for a valid reply, ``(None, reason)`` otherwise (``version``: the prompt version's schema)."""
     cut = f"cut off at max_tokens={max_tokens}" if finish == "length" else ""
     if tier == "descriptive":
         narrative = text.strip()
@@ -256,7 +257,8 @@ def parse_reply(tier: str, text: str, finish: str | None, max_tokens: int, allow
         lead = "truncated" if cut else "invalid JSON"
         return None, f"{lead}: {exc.msg} at character {exc.pos}" + (f" ({cut})" if cut else "")
     try:
-        return flatten_fields(TIER_SCHEMAS[tier].model_validate(data)), ""
+        schema = TEMPLATE_SCHEMAS[version or DEFAULT_TEMPLATES[tier]]
+        return flatten_fields(schema.model_validate(data)), ""
     except ValidationError as exc:
         return None, "schema: " + _errors(exc)
 
@@ -300,7 +302,8 @@ def _persona_ids(personas) -> list[Any]:
             f"`persona_id` of the personas passed to {FUNC} must be unique; duplicated: "
             f"{ids[ids.duplicated()].unique()[:5].tolist()}"
         )
-    tier_columns = [c for t in TIERS for c in field_columns(t) if c in personas.columns]
+    known = dict.fromkeys(c for v, t in TEMPLATES.items() for c in field_columns(t.tier, v))
+    tier_columns = [c for c in known if c in personas.columns]
     tier_columns += [c for c in BOOKKEEPING if c in personas.columns]
     if tier_columns:
         raise InputError(
@@ -336,13 +339,13 @@ def _previous(previous, tier: str, ids: list[Any]) -> dict[str, pd.DataFrame]:
                 f"`previous` of {FUNC} must hold TierResults or tier tables with a `persona_id` column; "
                 f"got {type(item).__name__}"
             )
-        found = [t for t in TIERS if set(field_columns(t)) <= set(frame.columns)]
+        found = {t: v for t in TIERS if (v := _version_of(frame, t)) is not None}
         if not found:
             raise InputError(
                 f"a `previous` table of {FUNC} has the fields of no tier (objective: {field_columns('objective')[:3]}..., "
                 f"subjective: {field_columns('subjective')[:3]}...)"
             )
-        for t in found:
+        for t, v in found.items():
             if t not in PREVIOUS_TIERS[tier]:
                 raise InputError(
                     f"`previous` of {FUNC} may hold the tiers {list(PREVIOUS_TIERS[tier]) or 'none'} for the "
@@ -350,7 +353,7 @@ def _previous(previous, tier: str, ids: list[Any]) -> dict[str, pd.DataFrame]:
                 )
             if t in out:
                 raise InputError(f"`previous` of {FUNC} holds the {t} tier twice")
-            keep = field_columns(t) + (["status"] if "status" in frame.columns else [])
+            keep = field_columns(t, v) + (["status"] if "status" in frame.columns else [])
             indexed = frame.set_index("persona_id")[keep]
             absent = [i for i in ids if i not in indexed.index]
             if absent:
@@ -359,24 +362,36 @@ def _previous(previous, tier: str, ids: list[Any]) -> dict[str, pd.DataFrame]:
     return {t: out[t] for t in TIERS if t in out}
 
 
+def _version_of(frame: pd.DataFrame, tier: str) -> str | None:
+    """The prompt version of ``tier`` whose fields ``frame`` holds (its prompt_version column first), or None."""
+    versions = [v for v, t in TEMPLATES.items() if t.tier == tier]
+    if "prompt_version" in frame.columns:
+        stated = [v for v in pd.unique(frame["prompt_version"].dropna()) if v in versions]
+        versions = stated + [v for v in versions if v not in stated]
+    else:
+        versions.sort(key=lambda v: -len(field_columns(tier, v)))  # the richest schema that fits
+    return next((v for v in versions if set(field_columns(tier, v)) <= set(frame.columns)), None)
+
+
 def _previous_block(prior: dict[str, pd.DataFrame], pid) -> tuple[str | None, str | None]:
     """The earlier tiers' fields of one persona, or the tier that has none for it."""
     fields: dict[str, Any] = {}
     for t, frame in prior.items():
         row = frame.loc[pid]
-        if ("status" in row and row["status"] == "failed") or row[field_columns(t)].isna().any():
+        columns = [c for c in frame.columns if c != "status"]
+        if ("status" in row and row["status"] == "failed") or row[columns].isna().any():
             return None, t
-        fields.update({c: row[c] for c in field_columns(t)})
+        fields.update({c: row[c] for c in columns})
     return (render_previous(fields) if fields else None), None
 
 
 # -- output ------------------------------------------------------------------------
 def _result(personas, ids, states, tier, version, backend, columns, attempt_rows, contradiction_rows,
             settings) -> TierResult:
-    names = field_columns(tier)
+    names = field_columns(tier, version)
     table = personas.reset_index(drop=True).copy()
     values = pd.DataFrame([s.kept if s.kept is not None else {} for s in states], columns=names)
-    for name, dtype in field_dtypes(tier).items():
+    for name, dtype in field_dtypes(tier, version).items():
         table[name] = values[name].astype(object).astype(dtype)
     table["status"] = [s.status for s in states]
     table["n_attempts"] = pd.array([s.attempts for s in states], dtype="int64")

@@ -27,6 +27,15 @@ _BANK_FILES = {
 }
 #: Shipped bank name -> its tidy human reference distributions.
 _REFERENCE_FILES = {"opinionqa-curated": "opinionqa-curated-reference.csv.gz"}
+#: Whether each shipped reference is survey-weighted. The OpinionQA snapshot shipped here holds
+#: UNWEIGHTED Pew ATP respondent counts (no WEIGHT_W<wave> aggregates are public in it), while
+#: OpinionQA's own human distributions are weighted; so the scores against it are labelled
+#: "unweighted reference" wherever they are reported.
+REFERENCE_WEIGHTED = {"opinionqa-curated": False}
+REFERENCE_WEIGHTING = {
+    "opinionqa-curated": ("unweighted Pew ATP respondent counts (OpinionQA snapshot); OpinionQA's published human "
+                          "distributions are survey-weighted (WEIGHT_W<wave>), so these approximate them"),
+}
 ELECTION_YEARS = (2016, 2020, 2024)
 _ELECTION_VARIANTS = ("full", "paper")
 
@@ -41,6 +50,7 @@ def available_question_banks() -> pd.DataFrame:
                 "name": name,
                 "n_questions": len(payload["questions"]),
                 "has_reference": name in _REFERENCE_FILES,
+                "reference_weighted": REFERENCE_WEIGHTED.get(name),
                 "description": payload["description"],
                 "source": payload["source"],
                 "licence": payload["licence"],
@@ -109,16 +119,21 @@ def reference_distributions(bank: str = "opinionqa-curated") -> pd.DataFrame:
 
     Columns: question_id, group_variable ("Overall", "CREGION", "POLPARTY",
     "POLIDEOLOGY", "SEX", "AGE", "EDUCATION", "RACE", "INCOME"), group,
-    option, position, is_refusal, count, n, share. ``share = count / n`` with
-    refusal options in the denominator; renormalise over the non-refusal rows
+    option, position, is_refusal, count, n, share, weighted. ``share = count / n``
+    with refusal options in the denominator; renormalise over the non-refusal rows
     for OpinionQA's opinion distribution. Counts are *unweighted* Pew ATP
     respondent counts (the only form in the public OpinionQA snapshot), so the
-    shares approximate OpinionQA's survey-weighted distributions. "Overall"
+    shares approximate OpinionQA's survey-weighted distributions: ``weighted`` is
+    False on every row, and ``.attrs["weighted"]`` / ``.attrs["weighting"]`` say so
+    (``compare`` reads them and labels its scores "unweighted reference"). "Overall"
     sums the SEX groups.
     """
     # Only banks with human reference distributions shipped.
     check_param("reference_distributions", "bank", bank, Options(sorted(_REFERENCE_FILES)), error=DataError)
-    return _read_reference(bank).copy()
+    frame = _read_reference(bank).copy()
+    frame["weighted"] = REFERENCE_WEIGHTED[bank]
+    frame.attrs.update(weighted=REFERENCE_WEIGHTED[bank], weighting=REFERENCE_WEIGHTING[bank])
+    return frame
 
 
 # -- readers ----------------------------------------------------------------

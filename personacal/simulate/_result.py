@@ -69,6 +69,20 @@ class SimulationResult:
         """
         return self.answers.copy()
 
+    @property
+    def parse_rate(self) -> float:
+        """Share of the model's output that became an answer.
+
+        ``method="sample"``: parsed replies / all replies (the rest are unparseable and
+        left out of the renormalised distributions); ``"logprobs"``: persona x question
+        pairs with a distribution / all pairs.
+        """
+        pairs = self.answers.drop_duplicates(["persona_id", "question_id"])
+        if self.method == "sample":
+            total = float(pairs["n_replies"].sum())
+            return float((total - pairs["n_unparseable"].sum()) / total) if total else float("nan")
+        return 1.0 - len(self.failures) / len(pairs) if len(pairs) else float("nan")
+
     def prompt(self, persona_id: Any, question_id: str) -> Prompt:
         """The exact prompt that was sent for one persona x question."""
         if persona_id not in self.persona_blocks:
@@ -120,12 +134,14 @@ class SimulationResult:
     def __repr__(self) -> str:
         return one_line_repr(self, method=self.method, model=self.model,
                              personas=int(self.answers["persona_id"].nunique()), questions=len(self.questions),
-                             failures=len(self.failures))
+                             failures=len(self.failures), parse_rate=self.parse_rate)
 
     def summary(self) -> Summary:
         a = self.answers
         pairs = a.drop_duplicates(["persona_id", "question_id"])
         facts: dict[str, object] = {
+            "parse rate": (f"{self.parse_rate:.1%} of replies parsed to an option" if self.method == "sample"
+                           else f"{self.parse_rate:.1%} of persona x question pairs have a distribution"),
             "method": self.method,
             "model": self.model,
             "prompt version": self.prompt_version,
@@ -138,6 +154,8 @@ class SimulationResult:
         }
         notes = []
         if self.method == "sample":
+            notes.append("probability = count / parsed replies: unparseable replies are left out (item "
+                         "nonresponse), so read the shares together with the parse rate.")
             facts["replies per pair"] = self.settings.get("n_samples")
             facts["temperature"] = self.settings.get("temperature")
             facts["unparseable share of replies"] = float(pairs["n_unparseable"].sum() / pairs["n_replies"].sum())

@@ -116,8 +116,14 @@ def simulate(
         token, renormalised over the options (a letter's probability counts
         both "A" and " A"; the backends add them, OpinionQA took the larger).
         ``"sample"`` (the seed paper):
-        ``n_samples`` replies at ``temperature``, each parsed to an option;
-        unparseable replies are counted, not dropped.
+        ``n_samples`` replies at ``temperature``, each parsed to an option. The
+        distribution is renormalised over the PARSED replies (probability = count /
+        (n_replies - n_unparseable)): an unparseable reply is item nonresponse, not
+        an opinion, as the paper treats replies it could not read. Unparseable
+        replies are counted (n_unparseable, unparseable_share per pair), a pair
+        whose replies are all unparseable has no distribution (NaN, in
+        ``failures``), and :attr:`SimulationResult.parse_rate` / ``summary()`` put
+        the parse rate first, so a low rate cannot hide behind renormalised shares.
     n_samples, temperature, top_p, max_tokens
         Decoding settings of ``method="sample"`` (the paper drew one reply at
         temperature 0.95; ``top_p=1`` samples the model's own distribution).

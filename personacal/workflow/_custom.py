@@ -1,13 +1,14 @@
-"""The config-file form of the main job: your margins, your personas, your questions, your backend.
+"""``personacal run config.toml``: your margins, personas, questions and backend.
 
-Shipped states with Meta personas and an election question run the demo
-pipeline itself (:func:`personacal._pipeline.run_pipeline`). Anything else runs
-here: build or read a persona pool, rake it to the margins per region, report
-its composition raw vs calibrated, and with a backend have it answer the
-questions, post-stratify the answers and compare them with a truth when one
-exists (the real election results, or Pew's distributions for the curated
-OpinionQA bank). Outputs: the report, ``personas.parquet`` (with weights) and,
-with a backend, ``answers.parquet`` and ``distributions.parquet``.
+Shipped states with Meta personas and the election question run the demo job itself
+(:func:`run_demo`). Anything else runs here: build or read a persona pool, rake it to the
+margins per region (with the ``[calibration] on_infeasible`` policy, recorded per region),
+report its composition raw vs calibrated, and with a backend have it answer the questions,
+post-stratify the answers to the margins the raking met, and give the paired verdict
+against a truth when one exists (the real election results, or Pew's distributions for the
+curated OpinionQA bank, which are unweighted and labelled so). Outputs: the report,
+``summary.json``, ``personas.parquet`` (with weights) and, with a backend,
+``answers.parquet`` and ``distributions.parquet``.
 """
 
 from __future__ import annotations
@@ -16,25 +17,30 @@ from pathlib import Path
 
 import pandas as pd
 
+from .._tables import read_table, write_table
+from ..calibrate import Margins, read_margins, reconstruct_joint
+from ..data import election_results
+from ..data import states as state_table
+from ..errors import InputError
+from ..evaluate import Comparison, compare, composition_error, poststratify_answers, write_report
+from ..generate import sample_meta_personas, state_joints, state_margins
+from ..simulate import election_question, load_question_bank, reference_distributions
 from ._config import RAY_KEYS, RunConfig
-from ._pipeline import DemoResult, _pooled, run_pipeline
-from .calibrate import Margins, rake, read_margins, reconstruct_joint
-from ._tables import read_table, write_table
-from .data import election_results, states as state_table
-from .errors import InputError
-from .evaluate import Comparison, compare, composition_error, poststratify_answers, write_report
-from .generate import sample_meta_personas, state_joints, state_margins
-from .simulate import election_question, load_question_bank, reference_distributions
+from ._demo import pooled, report_context, run_demo, weights_by_region
+from ._policy import calibrate_regions
+from ._result import WorkflowResult
+from ._targets import target_sources
 
-__all__ = ["run_config"]
+__all__ = ["run_config", "make_config_backend"]
 
 REGION = "region"
 
 
-def _backend(config: RunConfig):
+def make_config_backend(config: RunConfig):
+    """The backend a config's ``[backend]`` names (None without one)."""
     if config.backend is None:
         return None
-    from .backends import make_backend
+    from ..backends import make_backend
 
     b = config.backend
     cache = str(b.cache) if b.cache else None
@@ -69,16 +75,19 @@ def _shipped_codes(states) -> list[str]:
     return [s.upper() for s in states]
 
 
-def run_config(config: RunConfig, *, progress: bool | None = None):
-    """Run the job a :class:`~personacal._config.RunConfig` describes; returns the demo result type."""
+def run_config(config: RunConfig, *, progress: bool | None = None) -> WorkflowResult:
+    """Run the job a :class:`RunConfig` describes (see :mod:`personacal.workflow._config` for every key)."""
     pop, out, seed = config.population, config.output.folder, config.output.seed
-    backend = _backend(config)
+    cal, ev = config.calibration, config.evaluation
+    backend = make_config_backend(config)
     year = _election_year(config.questions.bank)
+    n_llm = (config.backend.n_per_region if config.backend and config.backend.n_per_region else pop.n_per_region)
     if pop.states is not None and config.personas is None and year is not None and not config.questions.limit:
-        return run_pipeline(
+        return run_demo(
             states=pop.states if pop.states == "all" else [s.upper() for s in pop.states],
-            n_per_state=pop.n_per_region, n_llm_per_state=config.backend.n_per_region if backend else 20,
-            method=pop.method, backend=backend, out=out, random_state=seed, progress=progress, election_year=year,
+            n_per_state=pop.n_per_region, n_llm_per_state=n_llm, method=pop.method, backend=backend, out=out,
+            random_state=seed, progress=progress, election_year=year, partisan=cal.partisan,
+            on_infeasible=cal.on_infeasible, n_boot=ev.n_boot, interval_method=ev.interval_method, level=ev.level,
         )
     notes: list[str] = []
     if pop.margins is not None:
@@ -99,31 +108,41 @@ def run_config(config: RunConfig, *, progress: bool | None = None):
         notes.append(f"Meta personas: {pop.n_per_region} per region from the {pop.method} joint")
     if "persona_id" not in pool.columns:
         pool.insert(0, "persona_id", [f"p{i:07d}" for i in range(len(pool))])
-    raked = rake(pool, margins, by=REGION, weights=design, tol=1e-8, progress=progress)
+    raked = calibrate_regions(pool, margins, by=REGION, weights=design, on_infeasible=cal.on_infeasible)
+    records = raked.records.assign(tier="persona pool")
+    notes += list(raked.notes)
     pool = pool.assign(weight=raked.weights.to_numpy())
-    raw = composition_error(pool, _pooled(margins), weights=_expansion(pool, margins, design))
-    calibrated = composition_error(pool, _pooled(margins), weights=pool["weight"].to_numpy())
-    diagnostics = raked.region_table().reset_index().assign(tier="all")
-    diagnostics["ess_ratio"] = diagnostics["ess"] / diagnostics["rows"]
+    raw = composition_error(pool, pooled(margins), weights=_expansion(pool, margins, design))
+    calibrated = composition_error(pool, pooled(margins), weights=pool["weight"].to_numpy())
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     write_table(pool, out / "personas.parquet")
     answers = comparison = None
     skipped: tuple[str, ...] = ()
+    parse_rates: dict[str, float] = {}
     if backend is None:
         skipped = ("answer the questions", "post-stratify the answers", "compare with a truth")
         notes.append("no [backend] configured: no answers were simulated and none are reported")
     else:
-        answers, comparison, more = _answer(pool, margins, config, backend, year, raw, calibrated, progress)
+        answers, comparison, more, asked_records, parse_rates = _answer(pool, margins, config, backend, year, raw,
+                                                                        calibrated, n_llm, progress)
+        records = pd.concat([records, asked_records], ignore_index=True)
         notes += more
     if comparison is None:
-        comparison = Comparison(kind="composition", tiers=(), results={}, composition={"raw": raw, "calibrated": calibrated},
-                                weight_diagnostics=diagnostics, truth_label="your margins", n_boot=0, level=0.95, notes=())
-    report = write_report(comparison, out, title="personacal run", notes=notes)
+        comparison = Comparison(kind="composition", tiers=(), results={},
+                                composition={"raw": raw, "calibrated": calibrated},
+                                weight_diagnostics=weights_by_region(pool["weight"], pool[REGION]),
+                                truth_label="your margins", n_boot=0, level=ev.level, notes=())
+    records = records[["tier", *[c for c in records.columns if c != "tier"]]]
+    targets = target_sources("none", election_year=year if backend is not None else None,
+                             census=f"your margins ({pop.margins})" if pop.margins else None)
+    report = write_report(comparison, out, title="personacal run", notes=notes,
+                          context=report_context(targets, records, cal.on_infeasible, parse_rates))
     composition = pd.concat([raw.per_margin.assign(pool="raw"), calibrated.per_margin.assign(pool="calibrated")],
                             ignore_index=True)
-    return DemoResult(report, pool, pool, pool["weight"], composition, {}, skipped, tuple(notes), answers, comparison,
-                      title="personacal run")
+    return WorkflowResult(report, pool, pool, pool["weight"], composition, {}, skipped, tuple(notes), answers,
+                          comparison, title="personacal run", calibration=records, targets=targets,
+                          parse_rates=parse_rates, on_infeasible=cal.on_infeasible)
 
 
 def _meta_pool(margins: dict[str, Margins], pop, seed: int, progress) -> pd.DataFrame:
@@ -149,42 +168,52 @@ def _expansion(pool: pd.DataFrame, margins: dict[str, Margins], design: str | No
     return (base * totals / base.groupby(pool[REGION]).transform("sum")).to_numpy()
 
 
-def _answer(pool, margins, config, backend, year, raw, calibrated, progress):
-    from .simulate import simulate
+def _answer(pool, margins, config, backend, year, raw, calibrated, n, progress):
+    from ..simulate import simulate
 
     notes = []
-    n = config.backend.n_per_region
-    asked = pool.groupby(REGION, sort=False).head(n).reset_index(drop=True)
+    cal, ev = config.calibration, config.evaluation
+    asked = pool.groupby(REGION, sort=False).head(n).reset_index(drop=True).drop(columns="weight")
     questions = _questions(config.questions.bank, config.questions.limit)
-    persona_columns = [c for c in asked.columns if c not in ("persona_id", REGION, "weight")]
-    result = simulate(asked.drop(columns="weight"), questions, backend, method=config.backend.method,
-                      random_state=config.output.seed, keep_columns=[REGION], persona_columns=persona_columns,
-                      progress=bool(progress))
+    persona_columns = [c for c in asked.columns if c not in ("persona_id", REGION)]
+    result = simulate(asked, questions, backend, method=config.backend.method, random_state=config.output.seed,
+                      keep_columns=[REGION], persona_columns=persona_columns, progress=bool(progress))
+    parse_rates = {"answers": result.parse_rate}
     answers = result.to_frame()
-    post = poststratify_answers(answers, asked.drop(columns="weight"), margins, method="rake", by=REGION,
+    # The answering personas are raked on their own (same policy); post-stratification uses what that met.
+    weighting = calibrate_regions(asked, margins, by=REGION, on_infeasible=cal.on_infeasible)
+    post = poststratify_answers(answers, asked, weighting.margins_used, method="rake", by=REGION,
                                 progress=progress)
     out = Path(config.output.folder)
     write_table(answers, out / "answers.parquet")
     write_table(post.distributions, out / "distributions.parquet")
     notes.append(f"{len(asked)} personas ({n} per region) answered {len(questions)} question(s); answers.parquet and "
-                 "distributions.parquet hold the raw and post-stratified distributions")
-    weights = answers["persona_id"].map(post.weights)
-    calibrated_answers = answers.assign(weight=weights.to_numpy())
+                 f"distributions.parquet hold the raw and post-stratified distributions; parse rate "
+                 f"{result.parse_rate:.1%}")
+    by_id = pd.Series(weighting.weights.to_numpy(), index=asked["persona_id"].to_numpy())
+    calibrated_answers = answers.assign(weight=answers["persona_id"].map(by_id).to_numpy())
+    ids = pd.Index(asked["persona_id"])
+
+    def reweight(frequency: pd.Series) -> pd.Series:
+        design = frequency.reindex(ids).fillna(0.0).to_numpy(float)
+        return pd.Series(weighting.recalibrate(design), index=ids).reindex(frequency.index)
+
+    common = {"composition": {"raw": raw, "calibrated": calibrated}, "random_state": config.output.seed,
+              "progress": progress, "n_boot": ev.n_boot, "level": ev.level, "interval_method": ev.interval_method,
+              "reweight": reweight if ev.n_boot else None}
     if year is not None:
         truth = election_results(year)[["state", "dem_two_party_share"]]
         comparison = compare(answers.rename(columns={REGION: "state"}),
                              calibrated_answers.rename(columns={REGION: "state"}), truth, weights="weight",
-                             question=questions[0].id, composition={"raw": raw, "calibrated": calibrated},
-                             truth_label=f"MEDSL {year} results", random_state=config.output.seed, progress=progress)
+                             question=questions[0].id, truth_label=f"MEDSL {year} results", **common)
     elif config.questions.bank == "opinionqa-curated":
         reference = reference_distributions("opinionqa-curated")
         reference = reference[reference["group_variable"] == "Overall"]
         reference = reference[reference["question_id"].isin([q.id for q in questions])]
         comparison = compare(answers, calibrated_answers, reference, weights="weight",
-                             composition={"raw": raw, "calibrated": calibrated}, truth_label="Pew ATP (OpinionQA)",
-                             random_state=config.output.seed, progress=progress)
+                             truth_label="Pew ATP (OpinionQA)", **common)
     else:
         comparison = None
         notes.append(f"no truth ships for the questions of {config.questions.bank!r}: the post-stratified "
                      "distributions are written, not scored")
-    return answers, comparison, notes
+    return answers, comparison, notes, weighting.records.assign(tier="answering personas"), parse_rates

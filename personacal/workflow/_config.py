@@ -1,7 +1,40 @@
-"""``personacal run config.toml``: the main job on a user's own margins, personas, questions and backend.
+"""``personacal run config.toml``: every key, its default and why (the config of :func:`run_config`).
 
-The file is TOML, checked by pydantic (unknown keys are errors, so a typo
-never silently falls back to a default). Paths are relative to the file.
+The file is TOML, checked by pydantic (unknown keys are errors, so a typo never silently
+falls back to a default). Paths are relative to the file. Sections and keys:
+
+``[population]`` -- who the personas stand for (exactly one of ``states`` or ``margins``)
+    ``states``: shipped ACS/PEP margins of these states, or "all"; ``margins``: your margins file
+    (long format, README); ``region_column`` ("region"); ``seed`` + ``seed_weights``: microdata
+    with joint structure for Meta personas from your margins; ``method`` ("ipf": the seed's
+    structure scaled to the margins; "bayes"; "independent", the paper's product of marginals);
+    ``smoothing`` (0.01 of the independence table mixed into the seed, so combinations the seed
+    never saw can occur); ``n_per_region`` (200 personas per region).
+``[personas]`` -- your own persona pool instead of Meta personas
+    ``file``; ``weights``: a design-weight column.
+``[questions]``
+    ``bank`` ("election-2024": the shipped election question, scored against MEDSL results);
+    ``limit``: ask only the first N questions.
+``[calibration]`` -- how the personas are weighted
+    ``on_infeasible`` ("raise"): what to do where a region's personas cannot meet every margin:
+    "raise" stops with the region, margin and categories; "collapse" merges empty categories into
+    a neighbour; "drop" also drops margins, the partisan one first. Recorded per region either way.
+    ``partisan`` ("past_vote"): election jobs also rake the tiers that carry it on the recalled
+    2020 vote, to each state's 2020 result (exact counts; the 2024 evaluation stays out of
+    sample); "party_id" uses the ANES MRP party-ID targets instead (not a default: their national
+    lean misses weighted references by 13 points); "none" keeps to the census margins.
+``[evaluation]`` -- the paired verdict
+    ``n_boot`` (1000 replicates; 0 = no intervals, so nothing is called improved); ``level`` (0.95);
+    ``interval_method`` ("bca": chosen by the coverage simulation in benchmarks/paired_verdict.py).
+``[backend]`` -- leave out to skip the LLM steps (the report says so)
+    ``kind`` ("openai" | "vllm" | "ray"), ``model``, ``base_url``, ``api_key_env``, ``cache``, ``method``
+    ("logprobs" | "sample"), ``cpu_fast_start``, ``n_per_region`` (personas per region that answer;
+    default: the population's n_per_region). kind = "ray" only (vLLM engine replicas on a Ray
+    cluster, :class:`personacal.backends.RayBackend`): ``replicas`` (1), ``resources_per_replica``
+    (e.g. ``{GPU = 1}``), ``address`` (default a private local cluster), ``replica_set`` (name the
+    replicas so later runs attach to them); given with another kind they are an error.
+``[output]``
+    ``folder`` ("personacal-report"), ``seed`` (0).
 """
 
 from __future__ import annotations
@@ -12,9 +45,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from .errors import InputError
+from ..errors import InputError
 
-__all__ = ["RunConfig", "load_config"]
+__all__ = ["RunConfig", "load_config", "Calibration", "Evaluation"]
 
 
 class _Section(BaseModel):
@@ -62,7 +95,8 @@ class Backend(_Section):
     cache: Path | None = None
     method: Literal["logprobs", "sample"] = "logprobs"
     cpu_fast_start: bool = Field(False, description="vllm on a CPU: eager engine, chunked prefill off")
-    n_per_region: int = Field(20, ge=1, description="personas per region that answer (and, for Meta, get tiers)")
+    n_per_region: int | None = Field(None, ge=1, description="personas per region that answer (and, for Meta, get "
+                                                             "tiers); default: [population] n_per_region")
     # kind = "ray": vLLM engine replicas on a Ray cluster (personacal.backends.RayBackend)
     replicas: int | None = Field(None, ge=1, description="ray: engine replicas (default 1)")
     resources_per_replica: dict[str, float] | None = Field(None, description='ray: e.g. {GPU = 1}')
@@ -79,6 +113,25 @@ class Backend(_Section):
         return self
 
 
+class Calibration(_Section):
+    on_infeasible: Literal["raise", "collapse", "drop"] = Field(
+        "raise", description="where a region's personas cannot meet every margin: raise, collapse or drop")
+    partisan: Literal["past_vote", "party_id", "none"] = Field(
+        "past_vote", description="the partisan margin of election jobs (tiers that carry it)")
+
+
+class Evaluation(_Section):
+    n_boot: int = Field(1000, ge=0, description="paired bootstrap replicates (0: no intervals, nothing improved)")
+    level: float = Field(0.95, gt=0, lt=1)
+    interval_method: Literal["bca", "basic", "percentile"] = "bca"
+
+    @model_validator(mode="after")
+    def _boot(self) -> "Evaluation":
+        if self.n_boot == 1:
+            raise ValueError("[evaluation] n_boot must be 0 (no bootstrap) or at least 2")
+        return self
+
+
 class Output(_Section):
     folder: Path = Path("personacal-report")
     seed: int = 0
@@ -88,6 +141,8 @@ class RunConfig(_Section):
     population: Population
     personas: Personas | None = None
     questions: Questions = Questions()
+    calibration: Calibration = Calibration()
+    evaluation: Evaluation = Evaluation()
     backend: Backend | None = None
     output: Output = Output()
 
