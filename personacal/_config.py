@@ -58,7 +58,8 @@ class Backend(_Section):
     cache: Path | None = None
     method: Literal["logprobs", "sample"] = "logprobs"
     cpu_fast_start: bool = Field(False, description="vllm on a CPU: eager engine, chunked prefill off")
-    n_per_region: int = Field(20, ge=1, description="personas per region that answer (and, for Meta, get tiers)")
+    n_per_region: int | None = Field(None, ge=1, description="personas per region that answer (and, for Meta, get "
+                                     "tiers); default [population] n_per_region")
 
     @model_validator(mode="after")
     def _url(self) -> "Backend":

@@ -67,13 +67,21 @@ def _shipped_codes(states) -> list[str]:
 
 def run_config(config: RunConfig, *, progress: bool | None = None):
     """Run the job a :class:`~personacal._config.RunConfig` describes; returns the demo result type."""
-    pop, out, seed = config.population, config.output.folder, config.output.seed
     backend = _backend(config)
+    try:
+        return _run_config(config, backend, progress)
+    finally:
+        if backend is not None:
+            backend.close()  # shuts a vLLM engine down, so the command exits when it is done
+
+
+def _run_config(config: RunConfig, backend, progress):
+    pop, out, seed = config.population, config.output.folder, config.output.seed
     year = _election_year(config.questions.bank)
     if pop.states is not None and config.personas is None and year is not None and not config.questions.limit:
         return run_pipeline(
             states=pop.states if pop.states == "all" else [s.upper() for s in pop.states],
-            n_per_state=pop.n_per_region, n_llm_per_state=config.backend.n_per_region if backend else 20,
+            n_per_state=pop.n_per_region, n_llm_per_state=config.backend.n_per_region if backend else None,
             method=pop.method, backend=backend, out=out, random_state=seed, progress=progress, election_year=year,
         )
     notes: list[str] = []
@@ -149,13 +157,13 @@ def _answer(pool, margins, config, backend, year, raw, calibrated, progress):
     from .simulate import simulate
 
     notes = []
-    n = config.backend.n_per_region
+    n = config.backend.n_per_region or config.population.n_per_region
     asked = pool.groupby(REGION, sort=False).head(n).reset_index(drop=True)
     questions = _questions(config.questions.bank, config.questions.limit)
     persona_columns = [c for c in asked.columns if c not in ("persona_id", REGION, "weight")]
     result = simulate(asked.drop(columns="weight"), questions, backend, method=config.backend.method,
                       random_state=config.output.seed, keep_columns=[REGION], persona_columns=persona_columns,
-                      progress=bool(progress))
+                      progress=progress is not False)
     answers = result.to_frame()
     post = poststratify_answers(answers, asked.drop(columns="weight"), margins, method="rake", by=REGION,
                                 progress=progress)

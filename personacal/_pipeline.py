@@ -109,7 +109,7 @@ def run_pipeline(
     *,
     states="all",
     n_per_state: int = 200,
-    n_llm_per_state: int = 20,
+    n_llm_per_state: int | None = None,
     method: str = "ipf",
     backend=None,
     out: str | Path = "personacal-report",
@@ -117,7 +117,11 @@ def run_pipeline(
     progress: bool | None = None,
     election_year: int = 2024,
 ) -> DemoResult:
-    """Run the main job on the shipped data (see the module docstring)."""
+    """Run the main job on the shipped data (see the module docstring).
+
+    The LLM steps use ``n_llm_per_state`` Meta personas per state (default: ``n_per_state``,
+    the number ``--n`` sets), with progress bars unless ``progress=False``.
+    """
     timings: dict[str, float] = {}
     notes: list[str] = []
     codes = state_table().query("has_acs_margins")["state"].tolist() if states == "all" else list(states)
@@ -178,10 +182,11 @@ def run_pipeline(
         from ._pipeline_llm import run_llm_steps
 
         with _timed(timings, "LLM steps"):
-            llm_personas = sample_meta_personas(joints, n_llm_per_state, random_state=random_state + 2)
+            llm_personas = sample_meta_personas(joints, n_llm_per_state or n_per_state, random_state=random_state + 2)
             llm = run_llm_steps(
                 llm_personas, {code: _raking_margins(m) for code, m in targets.items()}, backend,
-                merge=_merge_empty, random_state=random_state, progress=progress, composition=pool_composition,
+                merge=_merge_empty, random_state=random_state, progress=progress is not False,
+                composition=pool_composition,
                 election_year=election_year,
             )
         comparison, answers = llm.comparison, llm.answers
