@@ -12,7 +12,9 @@ answers the cache holds and the command that resumes).
 from __future__ import annotations
 
 import argparse
+import atexit
 import importlib
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -108,5 +110,20 @@ def interrupted_line(argv: list[str], args: argparse.Namespace) -> str:
     return f"personacal: interrupted; rerun with: {command}"
 
 
+def entry() -> None:  # pragma: no cover - the console script; tests call main()
+    """The ``personacal`` console script: :func:`main`, then an exit that does not linger."""
+    code = main()
+    if "vllm" in sys.modules:
+        # After an offline engine ran, interpreter teardown spends seconds (10 on a busy 2-core box) in
+        # C destructors of torch and the engine's memory. By now every file is written and every
+        # backend closed; the Python-level exit handlers still run (weakref finalizers shut down any
+        # engine left open), only the C teardown is skipped.
+        atexit._run_exitfuncs()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    entry()

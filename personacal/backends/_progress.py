@@ -29,9 +29,9 @@ class BatchProgress:
     def _postfix(self) -> None:
         elapsed = self._bar.format_dict.get("elapsed") or 0.0
         tok_s = self.tokens / elapsed if elapsed > 0 else 0.0
-        self._bar.set_postfix(
-            cached=self.cached, retries=self.retries, failed=self.failures, tok_s=f"{tok_s:.1f}", refresh=False
-        )
+        # as text: tqdm prints large numbers in the postfix as "1e+5"
+        self._bar.set_postfix(cached=str(self.cached), retries=str(self.retries), failed=str(self.failures),
+                              tok_s=f"{tok_s:.1f}", refresh=False)
 
     def done(self, n_generated_tokens: int | None = None) -> None:
         with self._lock:

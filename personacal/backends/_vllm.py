@@ -91,8 +91,8 @@ class VLLMBackend(BaseBackend):
         Show a tqdm bar for each batch call (override per call with ``progress=``).
     cpu_fast_start
         Start with :data:`CPU_FAST_START` settings (eager mode, one process, no chunked
-        prefill) and, unless already set, ``VLLM_CPU_KVCACHE_SPACE`` (a quarter of the free
-        memory, 1-8 GiB) and ``VLLM_ENABLE_V1_MULTIPROCESSING=0``.
+        prefill) and, unless already set, ``VLLM_CPU_KVCACHE_SPACE`` (a tenth of the free
+        memory, 1-4 GiB) and ``VLLM_ENABLE_V1_MULTIPROCESSING=0``.
     chat_template
         A Jinja chat template to use instead of the tokenizer's own.
     **engine_kwargs

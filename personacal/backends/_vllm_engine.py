@@ -33,7 +33,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 #: KV-cache size on CPU: this share of the memory free at start, in whole GiB, within these bounds.
-KV_CACHE_SHARE, KV_CACHE_MIN_GIB, KV_CACHE_MAX_GIB = 0.25, 1, 8
+KV_CACHE_SHARE, KV_CACHE_MIN_GIB, KV_CACHE_MAX_GIB = 0.1, 1, 4
 
 
 def _available_gib() -> float | None:
