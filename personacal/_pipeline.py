@@ -191,8 +191,10 @@ def run_pipeline(
             )
         comparison, answers = llm.comparison, llm.answers
         notes += list(llm.notes)
-    report = write_report(comparison, out, title="personacal demo: calibrating persona populations to 50 states",
-                          notes=[*notes, *(f"skipped (needs an LLM): {s}" for s in skipped)])
+    where = f"{len(codes)} states" if len(codes) > 5 else ", ".join(codes)
+    report = write_report(comparison, out, title=f"personacal demo: calibrating persona populations to {where}",
+                          notes=[*notes, *(f"skipped (needs an LLM): {s}" for s in skipped)],
+                          region_composition=composition)
     return DemoResult(report, meta, paper, raked.weights, composition, timings, skipped, tuple(notes), answers,
                       comparison)
 
