@@ -124,7 +124,7 @@ def _break_point(values: np.ndarray) -> tuple[float, float, float] | None:
 
 
 def labelled_bars(fig: Figure, rows: list[str], series: list[tuple[str, str, np.ndarray, np.ndarray | None]],
-                  *, xlabel: str, unit_format: str = "{:.1f}") -> list:
+                  *, xlabel: str, ylabel: str = "Census margin", unit_format: str = "{:.1f}") -> list:
     """Horizontal bars, one group per row, each bar labelled with its value; returns the axes.
 
     ``series``: ``(label, colour, bar values per row, per-row extra dots or None)``. When one
@@ -171,6 +171,7 @@ def labelled_bars(fig: Figure, rows: list[str], series: list[tuple[str, str, np.
             at = min(max(reach, lo), hi) + (hi - lo) * 0.012
             ax.text(at, row, unit_format.format(value), va="center", fontsize=6.5, color="0.15", clip_on=False)
     axes[0].set_yticks(y, [wrap(r, 22) for r in rows], fontsize=8)
+    axes[0].set_ylabel(ylabel)
     axes[0].set_xlabel(xlabel, loc="left" if split else "center")
     if split:
         axes[1].set_xlabel("axis broken: one bar\ndwarfs the rest", fontsize=7.5, color="0.3")
