@@ -109,15 +109,16 @@ def test_an_output_that_cannot_be_written(files, tmp_path, capsys):
     ["simulate", "--personas", "{personas}", "--questions", "election-2024", "--out", "{tmp}/a.csv"],
     ["generate", "tier", "--tier", "objective", "--personas", "{personas}", "--out", "{tmp}/t.csv"],
 ])
-def test_a_missing_or_invalid_model_folder(files, tmp_path, capsys, command):
+@pytest.mark.parametrize("backend", ["vllm", "ray"])  # ray: replicas on a local cluster read the same folder
+def test_a_missing_or_invalid_model_folder(files, tmp_path, capsys, command, backend):
     sample, _ = files
     args = [a.format(personas=sample, tmp=tmp_path) for a in command]
-    line = _one_error_line(capsys, main([*args, "--backend", "vllm", "--model", "/no/such/dir"]),
+    line = _one_error_line(capsys, main([*args, "--backend", backend, "--model", "/no/such/dir"]),
                            "`model` folder '/no/such/dir' does not exist")
     assert "Repo id" not in line
     not_a_model = tmp_path / "empty_model"
     not_a_model.mkdir()
-    _one_error_line(capsys, main([*args, "--backend", "vllm", "--model", str(not_a_model)]),
+    _one_error_line(capsys, main([*args, "--backend", backend, "--model", str(not_a_model)]),
                     "has no config.json, so it is not a Hugging Face model folder")
 
 

@@ -129,6 +129,7 @@ class BaseBackend:
 
     kind = "base"
     model: str
+    score_format = 1  # raised when what a backend's cached scores mean changes
 
     def __init__(
         self,
@@ -238,7 +239,10 @@ class BaseBackend:
         return {"prompt": _prompt_json(r.prompt), "params": r.params.model_dump(mode="json")}
 
     def _score_payload(self, r: ScoreRequest) -> dict[str, Any]:
-        return {"prompt": _prompt_json(r.prompt), "options": list(r.options)}
+        payload = {"prompt": _prompt_json(r.prompt), "options": list(r.options)}
+        if self.score_format > 1:  # a backend whose scores changed meaning keys them apart from older ones
+            payload["scores"] = self.score_format
+        return payload
 
     def _prepare_generate(self, prompts, params) -> list[GenRequest]:
         func = f"{type(self).__name__}.generate"

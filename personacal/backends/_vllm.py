@@ -106,6 +106,8 @@ class VLLMBackend(BaseBackend):
     """
 
     kind = "vllm"
+    # 2: unseen_mass is measured (it was stored as 0.0 before), so older cached scores are not reused
+    score_format = 2
 
     def __init__(
         self,
@@ -156,10 +158,6 @@ class VLLMBackend(BaseBackend):
     def identity(self) -> dict[str, Any]:
         dtype = str(getattr(self.llm.model_config, "dtype", ""))
         return {"kind": self.kind, "model": self.model, "dtype": dtype, "chat_template": self.chat_template}
-
-    def _score_payload(self, r: ScoreRequest) -> dict[str, Any]:
-        # v2: unseen_mass is measured (it was stored as 0.0 before), so older cached scores are not reused
-        return {**super()._score_payload(r), "scores": 2}
 
     # -- conversion ---------------------------------------------------------------
     def _sampling_params(self, p: SamplingParams):
