@@ -206,17 +206,20 @@ def renamed_parameters(**old_to_new: str) -> Callable:
     """
 
     def decorate(fn: Callable) -> Callable:
+        # a class's __init__ is named after its class ("OpenAIBackend"), as users call it
+        name = fn.__qualname__.removesuffix(".__init__") if fn.__name__ == "__init__" else fn.__name__
+
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
             for old, new in old_to_new.items():
                 if old in kwargs:
                     if new in kwargs:
                         raise InputError(
-                            f"{fn.__name__} got both `{old}` and `{new}`; `{old}` is the old name of "
+                            f"{name} got both `{old}` and `{new}`; `{old}` is the old name of "
                             f"`{new}`: pass only `{new}`"
                         )
                     warnings.warn(
-                        f"`{old}` of {fn.__name__} is deprecated and will be removed in the next release; "
+                        f"`{old}` of {name} is deprecated and will be removed in the next release; "
                         f"use `{new}`",
                         DeprecationWarning,
                         stacklevel=2,

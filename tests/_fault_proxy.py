@@ -4,7 +4,8 @@ It forwards every request to the upstream server (stdlib only) and records
 what it saw, so tests can count requests and check headers. Faults are queued
 and consumed one per matching request:
 
-- ``{"status": 429, "headers": {"retry-after": "1"}}`` answer with that status;
+- ``{"status": 429, "headers": {"retry-after": "1"}}`` answer with that status (and
+  ``"message"``, the error text, if given);
 - ``{"delay": 3.0}`` wait before forwarding (for client timeouts);
 - ``{"drop": True}`` close the connection without answering (a dying server);
 - ``{"strip_logprobs": True}`` forward, then null the ``logprobs`` of every choice;
@@ -118,7 +119,8 @@ class FaultProxy:
                 pass
             return
         if "status" in fault:
-            payload = json.dumps({"error": {"message": f"injected {fault['status']}", "code": fault["status"]}})
+            message = fault.get("message", f"injected {fault['status']}")
+            payload = json.dumps({"error": {"message": message, "code": fault["status"]}})
             self._reply(h, fault["status"], {"content-type": "application/json", **fault.get("headers", {})},
                         payload.encode())
             return

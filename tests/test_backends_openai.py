@@ -6,6 +6,7 @@ import asyncio
 import logging
 import math
 import re
+import time
 from typing import Literal
 
 import numpy as np
@@ -175,12 +176,56 @@ def test_retries_429_and_5xx_honouring_retry_after(vllm_server, fault_proxy, cap
     assert 0.0 <= delays[2] <= 0.05  # backoff with jitter when no retry-after
 
 
-def test_retry_after_is_capped(vllm_server, fault_proxy, caplog):
-    caplog.set_level(logging.INFO, logger="personacal.backends._openai")
+def test_retry_after_beyond_the_ceiling_stops_at_once(vllm_server, fault_proxy):
+    # openai-python's rule: a server that asks for a longer wait than the ceiling is not retried.
     fault_proxy.add_faults({"status": 429, "headers": {"retry-after": "3600"}})
-    backend = _backend(fault_proxy.base_url, retry_after_cap=0.25)
-    backend.generate(["Hello"], SamplingParams(max_tokens=2))
-    assert _retry_delays(caplog) == [0.25]
+    backend = _backend(fault_proxy.base_url, max_retry_after=30)
+    start = time.monotonic()
+    with pytest.raises(BackendRequestError, match=r"asked to wait 3,600 s before a retry, longer than "
+                                                  r"`max_retry_after`=30 s.*: HTTP 429"):
+        backend.generate(["Hello"], SamplingParams(max_tokens=2))
+    assert time.monotonic() - start < 5 and fault_proxy.count(forwarded=False) == 1
+
+
+def test_x_should_retry_wins_over_the_status(vllm_server, fault_proxy):
+    fault_proxy.add_faults({"status": 503, "headers": {"x-should-retry": "false"}})
+    backend = _backend(fault_proxy.base_url, backoff_base=0.01)
+    with pytest.raises(BackendRequestError, match=r"x-should-retry: false\): HTTP 503"):
+        backend.generate(["Hello"], SamplingParams(max_tokens=2))
+    assert fault_proxy.count(forwarded=False) == 1
+    fault_proxy.reset()
+    fault_proxy.add_faults({"status": 400, "headers": {"x-should-retry": "true"}})
+    assert backend.generate(["Hello"], SamplingParams(max_tokens=2))[0].n_generated_tokens == 2
+    assert fault_proxy.count(forwarded=False) == 2
+
+
+def test_one_idempotency_key_per_request_reused_on_retries(vllm_server, fault_proxy):
+    fault_proxy.add_faults({"status": 500}, {"status": 502})
+    backend = _backend(fault_proxy.base_url, max_concurrency=1, backoff_base=0.01)
+    backend.generate(["first", "second"], SamplingParams(max_tokens=2))
+    keys = [r["headers"].get("idempotency-key") for r in fault_proxy.seen]
+    prompts = [r["body"]["messages"][0]["content"] for r in fault_proxy.seen]
+    assert prompts == ["first", "first", "first", "second"] and all(keys)
+    assert keys[0] == keys[1] == keys[2] != keys[3]
+    fault_proxy.reset()
+    _backend(fault_proxy.base_url, idempotency_header=None).generate(["third"], SamplingParams(max_tokens=2))
+    assert "idempotency-key" not in fault_proxy.seen[0]["headers"]
+
+
+def test_a_server_that_crashes_on_seeded_requests_is_named(vllm_server, fault_proxy):
+    # vLLM's CPU server with chunked prefill: 500 to the requests in flight, then it stops listening.
+    fault_proxy.add_faults({"status": 500, "message": "EngineCore encountered an issue. See stack trace"})
+    fault_proxy.drop_after(0)
+    backend = _backend(fault_proxy.base_url, max_retries=1, backoff_base=0.01)
+    with pytest.raises(BackendRequestError, match=r"failed after 2 attempt\(s\): APIConnectionError: .*"
+                                                  r"\(first try: HTTP 500\); if that server is vLLM on a CPU: .*"
+                                                  r"--no-enable-chunked-prefill"):
+        backend.generate(["Hello"], SamplingParams(temperature=1.0, max_tokens=2))
+    fault_proxy.reset()
+    fault_proxy.add_faults({"status": 500, "message": "RuntimeError: CPU Generator does not use offset"})
+    with pytest.raises(BackendRequestError, match=r"failed: vLLM's CPU build crashes on seeded requests unless the "
+                                                  r"server runs with --no-enable-chunked-prefill"):
+        _backend(fault_proxy.base_url, max_retries=0).generate(["Hello"], SamplingParams(temperature=1.0, max_tokens=2))
 
 
 def test_gives_up_after_max_retries(vllm_server, fault_proxy):

@@ -23,7 +23,7 @@ from personacal.backends import (
     make_backend,
 )
 from personacal.backends._cache import request_key
-from personacal.backends._openai import _retry_after_seconds, _safe_url
+from personacal.backends._retry import retry_after_seconds, safe_url
 from personacal.backends._options import combine_token_logprobs, unseen_mass
 from personacal.errors import BackendCapabilityError, BackendError, InputError
 
@@ -75,21 +75,21 @@ def test_sampling_params_take_one_guide():
 
 # -- retry-after ------------------------------------------------------------------------------------------
 def test_retry_after_forms():
-    assert _retry_after_seconds({"retry-after": "7"}) == 7.0
-    assert _retry_after_seconds({"retry-after": "0.5"}) == 0.5
-    assert _retry_after_seconds({"retry-after-ms": "1500", "retry-after": "9"}) == 1.5
-    assert _retry_after_seconds({}) is None
-    assert _retry_after_seconds(None) is None
-    assert _retry_after_seconds({"retry-after": "soon"}) is None
+    assert retry_after_seconds({"retry-after": "7"}) == 7.0
+    assert retry_after_seconds({"retry-after": "0.5"}) == 0.5
+    assert retry_after_seconds({"retry-after-ms": "1500", "retry-after": "9"}) == 1.5
+    assert retry_after_seconds({}) is None
+    assert retry_after_seconds(None) is None
+    assert retry_after_seconds({"retry-after": "soon"}) is None
     date = email.utils.formatdate(time.time() + 30, usegmt=True)
-    assert 25 <= _retry_after_seconds({"retry-after": date}) <= 30
+    assert 25 <= retry_after_seconds({"retry-after": date}) <= 30
     past = email.utils.formatdate(time.time() - 30, usegmt=True)
-    assert _retry_after_seconds({"retry-after": past}) == 0.0
+    assert retry_after_seconds({"retry-after": past}) == 0.0
 
 
 def test_safe_url_drops_credentials():
-    assert _safe_url("https://user:pw@example.org:8443/v1") == "https://example.org:8443/v1"
-    assert _safe_url(None) is None
+    assert safe_url("https://user:pw@example.org:8443/v1") == "https://example.org:8443/v1"
+    assert safe_url(None) is None
 
 
 # -- cache ------------------------------------------------------------------------------------------------

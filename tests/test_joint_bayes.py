@@ -174,7 +174,7 @@ def test_the_old_name_of_level_still_works_for_one_release():
     with pytest.warns(DeprecationWarning, match=r"`interval` of reconstruct_joint is deprecated.*use `level`"):
         with pytest.raises(InputError, match=r"`level` of reconstruct_joint\(method='bayes'\) must be"):
             reconstruct_joint(MARGINS_2X2, seed=SEED_2X2, method="bayes", interval=1.5)
-    with pytest.raises(TypeError, match=r"unexpected keyword argument\(s\) \['draw'\]"):
+    with pytest.raises(InputError, match=r"`bayes_options` of reconstruct_joint has unknown option\(s\) \['draw'\]"):
         reconstruct_joint(MARGINS_2X2, seed=SEED_2X2, method="bayes", draw=10)
 
 

@@ -71,7 +71,9 @@ def test_option_scores_are_those_of_one_vllm_backend(ray_backend, vllm_backend):
         np.testing.assert_array_equal(a.logprobs, g.logprobs)  # deterministic run to run
         # one engine or another: same scores (to float32 summation order)
         np.testing.assert_allclose(g.logprobs, w.logprobs, rtol=0, atol=1e-5)
-        assert np.isfinite(g.logprobs).all() and g.unseen_mass == 0.0
+        assert np.isfinite(g.logprobs).all()
+        # measured by the replica's engine as by the single one (issue 15, item 3: not a made-up 0.0)
+        assert g.unseen_mass == pytest.approx(w.unseen_mass, abs=1e-5) and 0.0 < g.unseen_mass < 1.0
 
 
 def test_an_error_inside_a_replica_comes_back_as_itself(ray_backend):

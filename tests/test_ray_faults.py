@@ -6,7 +6,7 @@
   replica back in a new process.
 - Driver: ``personacal simulate --backend ray`` in a subprocess, SIGKILLed mid-run; the
   same command run again must serve what the dead run cached (not redo it) and write
-  the reference answers.
+  the reference answers. Ctrl-C (SIGINT) mid-run ends it with exit 130 and one line.
 """
 
 from __future__ import annotations
@@ -101,9 +101,8 @@ def _personas(n: int) -> pd.DataFrame:
     })
 
 
-def test_killing_the_driver_mid_run_then_rerunning_resumes_from_the_cache(ray_backend, ray_cluster, vllm_backend,
-                                                                           tiny_model_dir, tmp_path):
-    personas = _personas(40)
+def _driver_command(personas, ray_cluster, tiny_model_dir, tmp_path):
+    """``personacal simulate --backend ray`` on the session's replica set; (argv, cache, out, total answers)."""
     personas.to_csv(tmp_path / "personas.csv", index=False)
     cache, out = tmp_path / "answers.sqlite", tmp_path / "answers.parquet"
     command = [
@@ -112,17 +111,45 @@ def test_killing_the_driver_mid_run_then_rerunning_resumes_from_the_cache(ray_ba
         "--backend", "ray", "--model", str(tiny_model_dir), "--address", ray_cluster,
         "--replica-set", RAY_REPLICA_SET, "--cache", str(cache), "--seed", "5", "--out", str(out), "--no-progress",
     ]
-    total = len(personas) * len(load_question_bank("elections"))
-    log = tmp_path / "driver.log"
+    return command, cache, out, len(personas) * len(load_question_bank("elections"))
+
+
+def _start_driver_and_signal(command, cache, total, log, signum) -> subprocess.Popen:
+    """Start the driver in a session of its own and send ``signum`` to it once an eighth of the answers are cached."""
     with open(log, "wb") as sink:
-        driver = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT)
+        driver = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline and driver.poll() is None:
         if cache.exists() and len(_rows(cache)) >= total // 8:
             break
         time.sleep(0.02)
-    assert driver.poll() is None, f"the driver ended before it could be killed:\n{log.read_text()[-3000:]}"
-    os.kill(driver.pid, signal.SIGKILL)
+    assert driver.poll() is None, f"the driver ended before it could be signalled:\n{log.read_text()[-3000:]}"
+    os.killpg(driver.pid, signum)
+    return driver
+
+
+def test_ctrl_c_stops_the_ray_driver_with_one_line(ray_backend, ray_cluster, tiny_model_dir, tmp_path):
+    # issue 14, item 3, with --backend ray: Ctrl-C (SIGINT to the terminal's process group) ends the
+    # driver with exit 130 and one line naming the saved answers and the command that resumes
+    command, cache, _, total = _driver_command(_personas(40), ray_cluster, tiny_model_dir, tmp_path)
+    log = tmp_path / "driver.log"
+    driver = _start_driver_and_signal(command, cache, total, log, signal.SIGINT)
+    sent = time.monotonic()
+    assert driver.wait(timeout=60) == 130, log.read_text()[-3000:]
+    assert time.monotonic() - sent < 30
+    text = log.read_text()
+    lines = [line for line in text.splitlines() if line.startswith("personacal:")]
+    assert len(lines) == 1 and lines[0].startswith("personacal: interrupted; "), text[-3000:]
+    assert f"answer(s) saved in {cache.resolve()} (" in lines[0]
+    assert "the same command resumes from there: " in lines[0]
+    assert "Traceback" not in text
+
+
+def test_killing_the_driver_mid_run_then_rerunning_resumes_from_the_cache(ray_backend, ray_cluster, vllm_backend,
+                                                                           tiny_model_dir, tmp_path):
+    personas = _personas(40)
+    command, cache, out, total = _driver_command(personas, ray_cluster, tiny_model_dir, tmp_path)
+    driver = _start_driver_and_signal(command, cache, total, tmp_path / "driver.log", signal.SIGKILL)
     driver.wait(timeout=30)
     before = _rows(cache)
     assert 0 < len(before) < total, "the driver must die mid-run"

@@ -118,7 +118,7 @@ def _scores_from_json(d: Mapping[str, Any]) -> OptionScores:
     return OptionScores(
         options=tuple(d["options"]),
         logprobs=np.asarray(d["logprobs"], dtype=float),
-        unseen_mass=float(d["unseen_mass"]),
+        unseen_mass=None if d["unseen_mass"] is None else float(d["unseen_mass"]),
         cached=True,
         meta=dict(d["meta"]),
     )
@@ -129,6 +129,7 @@ class BaseBackend:
 
     kind = "base"
     model: str
+    score_format = 1  # raised when what a backend's cached scores mean changes
 
     def __init__(
         self,
@@ -183,6 +184,7 @@ class BaseBackend:
         re-uses cached) answers, while repeated identical prompts in one call
         still get independent replies.
         """
+        self._check_open()
         requests = self._prepare_generate(prompts, params)
         return self._run_batch(
             requests, "generate", self._gen_payload, _output_to_json, _output_from_json, self._run_generate, progress
@@ -196,6 +198,7 @@ class BaseBackend:
         progress: bool | None = None,
     ) -> list[OptionScores]:
         """First-token option log-probabilities with diagnostics; one :class:`OptionScores` per prompt."""
+        self._check_open()
         requests = self._prepare_scoring(prompts, options)
         return self._run_batch(
             requests, "score", self._score_payload, _scores_to_json, _scores_from_json, self._run_scoring, progress
@@ -208,8 +211,18 @@ class BaseBackend:
         return [s.logprobs for s in self.score_options(prompts, options, progress=progress)]
 
     def close(self) -> None:
-        if self.cache is not None:
-            self.cache.close()
+        """Release what the backend holds: its engine (if it built one) and its cache. Safe to call twice."""
+        if getattr(self, "_closed", False):
+            return
+        self._closed = True
+        try:
+            self._release()
+        finally:
+            if self.cache is not None:
+                self.cache.close()
+
+    def _release(self) -> None:
+        """Subclasses free their engine or connections here (called once, by :meth:`close`)."""
 
     def __enter__(self):
         return self
@@ -218,11 +231,18 @@ class BaseBackend:
         self.close()
 
     # -- helpers ------------------------------------------------------------------
+    def _check_open(self) -> None:
+        if getattr(self, "_closed", False):
+            raise BackendError(f"{type(self).__name__} is closed (its engine was shut down); build a new one")
+
     def _gen_payload(self, r: GenRequest) -> dict[str, Any]:
         return {"prompt": _prompt_json(r.prompt), "params": r.params.model_dump(mode="json")}
 
     def _score_payload(self, r: ScoreRequest) -> dict[str, Any]:
-        return {"prompt": _prompt_json(r.prompt), "options": list(r.options)}
+        payload = {"prompt": _prompt_json(r.prompt), "options": list(r.options)}
+        if self.score_format > 1:  # a backend whose scores changed meaning keys them apart from older ones
+            payload["scores"] = self.score_format
+        return payload
 
     def _prepare_generate(self, prompts, params) -> list[GenRequest]:
         func = f"{type(self).__name__}.generate"
@@ -302,8 +322,7 @@ class BaseBackend:
                     results[i] = from_json(stored[k])
         todo = [i for i in range(n) if results[i] is None]
         enabled = self.progress if progress is None else bool(progress)
-        bar = BatchProgress(n, f"{self.kind}:{request_type}", enabled and n > 0)
-        bar.hits(n - len(todo))
+        bar = BatchProgress(n, f"{self.kind}:{request_type}", enabled and n > 0, cached=n - len(todo))
 
         def on_result(j: int, answer) -> None:
             i = todo[j]

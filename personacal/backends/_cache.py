@@ -12,6 +12,7 @@ the prompt, the sampling parameters and the seed.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -53,6 +54,9 @@ class ResponseCache:
     read it at once, and WAL lets one write while others read.
     """
 
+    #: Every cache file opened in this process -> answers this process stored in it (for "interrupted" lines).
+    _opened: dict[Path, int] = {}
+
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
         if self.path.is_dir():
@@ -60,10 +64,29 @@ class ResponseCache:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         # autocommit: every put is its own durable transaction
-        self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30.0)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.execute(_SCHEMA)
+        try:
+            self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30.0)
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.execute(_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise InputError(f"answer cache {str(self.path)!r} is not a personacal cache (an SQLite file): {exc}; "
+                             "give a new file name or delete that file") from None
+        self._resolved = self.path.resolve()
+        ResponseCache._opened.setdefault(self._resolved, 0)
+
+    @classmethod
+    def opened_in_this_process(cls) -> list[tuple[Path, int, int]]:
+        """``(path, answers stored in it, answers this process stored)`` for every cache opened so far."""
+        found = []
+        for path, written in cls._opened.items():
+            try:
+                with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5.0)) as conn:
+                    total = conn.execute("SELECT COUNT(*) FROM answers").fetchone()[0]
+            except sqlite3.Error:
+                total = written
+            found.append((path, int(total), written))
+        return found
 
     def __repr__(self) -> str:
         return f"ResponseCache({str(self.path)!r})"
@@ -92,6 +115,7 @@ class ResponseCache:
                 "INSERT OR REPLACE INTO answers (key, request_type, value, created) VALUES (?, ?, ?, ?)",
                 (key, request_type, blob, time.time()),
             )
+            ResponseCache._opened[self._resolved] += 1
 
     def close(self) -> None:
         with self._lock:

@@ -9,24 +9,23 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import email.utils
 import logging
 import os
-import time
+import uuid
 from collections.abc import Callable, Coroutine
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 
 from .._random import RandomState
-from .._validation import Interval, NonEmptyStr, Options, check_params
+from .._validation import Interval, NonEmptyStr, Options, check_params, renamed_parameters
 from ..errors import BackendCapabilityError, BackendError, BackendRequestError, InputError, SchemaValidationError
 from ._base import BaseBackend, GenRequest, ScoreRequest, _check_choices
 from ._cache import ResponseCache
 from ._options import combine_token_logprobs, unseen_mass
 from ._progress import BatchProgress
 from ._protocol import GenerationOutput, OptionScores, SamplingParams
+from ._retry import Secret, decide_retry, one_line, redact, safe_url
 
 __all__ = ["OpenAIBackend"]
 
@@ -38,64 +37,13 @@ SETTINGS = {
     "model": NonEmptyStr, "endpoint": Options(("chat", "completions")),
     "max_concurrency": Interval("int", 1, None), "max_retries": Interval("int", 0, None),
     "top_logprobs": Interval("int", 1, None), "timeout": _POSITIVE, "backoff_base": _POSITIVE,
-    "backoff_max": _POSITIVE, "retry_after_cap": _POSITIVE,
+    "backoff_max": _POSITIVE, "max_retry_after": Interval("real", 0, None),
 }
-RETRY_STATUS = frozenset({408, 409, 429}) | frozenset(range(500, 600))
-
-
-class _Secret:
-    """Holds the API key so that no repr, log line or traceback local shows it."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str):
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "<secret>"
-
-    __str__ = __repr__
-
-    def __reduce__(self):
-        raise TypeError("the API key holder cannot be pickled")
-
-
-def _safe_url(url: str | None) -> str | None:
-    """The URL without any user:password part."""
-    if url is None:
-        return None
-    parts = urlsplit(url)
-    netloc = parts.hostname or ""
-    if parts.port:
-        netloc += f":{parts.port}"
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
-
-
-def _retry_after_seconds(headers) -> float | None:
-    """Seconds the server asked us to wait (``retry-after-ms`` or ``retry-after``), if it did."""
-    if headers is None:
-        return None
-    ms = headers.get("retry-after-ms")
-    if ms is not None:
-        try:
-            return max(0.0, float(ms) / 1000.0)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
+#: What vLLM's CPU build says when a seeded request meets chunked prefill (and its engine dies).
+CPU_SEED_BUG = "CPU Generator does not use offset"
+SEED_FIX = ("vLLM's CPU build crashes on seeded requests unless the server runs with --no-enable-chunked-prefill "
+            "--max-num-batched-tokens 8192 (>= --max-model-len): restart it with those flags (see the README's "
+            "server command)")
 
 
 def _run_coroutine(factory: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
@@ -128,13 +76,23 @@ class OpenAIBackend(BaseBackend):
     max_concurrency
         Requests in flight at once.
     max_retries
-        Retries after the first try, on 408/409/429/5xx, timeouts and connection errors.
+        Retries after the first try, on 408/409/429/5xx, timeouts and connection errors,
+        unless the server's ``x-should-retry`` header says otherwise (it wins both ways).
     timeout
         Seconds allowed for each HTTP request before it counts as timed out.
     backoff_base, backoff_max
         Exponential backoff with full jitter: the k-th retry waits
         ``uniform(0, min(backoff_max, backoff_base * 2**k))`` seconds, unless the
-        server sent ``retry-after``, which is honoured up to ``retry_after_cap``.
+        server sent ``retry-after`` (or ``retry-after-ms``), which is honoured.
+    max_retry_after
+        The longest ``retry-after`` honoured, in seconds (default 120, openai-python's
+        ceiling); a server asking for longer ends the run with a one-line
+        :class:`~personacal.errors.BackendRequestError` instead of a long silent wait.
+        It was ``retry_after_cap`` (a cap that then retried anyway) before.
+    idempotency_header
+        Header carrying one key per request, the same on every retry of it, so that
+        a server that honours it never runs a retried request twice
+        (``"Idempotency-Key"``; ``None`` sends none).
     top_logprobs
         How many top tokens to ask for when scoring options (OpenAI allows up to 20).
     extra_body
@@ -143,6 +101,7 @@ class OpenAIBackend(BaseBackend):
 
     kind = "openai"
 
+    @renamed_parameters(retry_after_cap="max_retry_after")
     def __init__(
         self,
         model: str,
@@ -156,7 +115,8 @@ class OpenAIBackend(BaseBackend):
         timeout: float = 120.0,
         backoff_base: float = 0.5,
         backoff_max: float = 30.0,
-        retry_after_cap: float = 120.0,
+        max_retry_after: float = 120.0,
+        idempotency_header: str | None = "Idempotency-Key",
         top_logprobs: int = 20,
         extra_body: dict[str, Any] | None = None,
         random_state: RandomState = None,
@@ -172,7 +132,7 @@ class OpenAIBackend(BaseBackend):
         check_params("OpenAIBackend", SETTINGS, {
             "model": model, "endpoint": endpoint, "max_concurrency": max_concurrency, "max_retries": max_retries,
             "top_logprobs": top_logprobs, "timeout": timeout, "backoff_base": backoff_base,
-            "backoff_max": backoff_max, "retry_after_cap": retry_after_cap})
+            "backoff_max": backoff_max, "max_retry_after": max_retry_after})
         key = api_key if api_key is not None else os.environ.get(api_key_env)
         if key is None:
             if base_url is None:
@@ -180,7 +140,7 @@ class OpenAIBackend(BaseBackend):
                     f"OpenAIBackend has no API key: pass `api_key=` or set the environment variable {api_key_env}"
                 )
             key = "EMPTY"  # self-hosted servers (vLLM, llama.cpp) usually need none
-        self._api_key = _Secret(key)
+        self._api_key = Secret(key)
         self.model = model
         self.base_url = base_url
         self.endpoint = endpoint
@@ -189,14 +149,15 @@ class OpenAIBackend(BaseBackend):
         self.timeout = float(timeout)
         self.backoff_base = float(backoff_base)
         self.backoff_max = float(backoff_max)
-        self.retry_after_cap = float(retry_after_cap)
+        self.max_retry_after = float(max_retry_after)
+        self.idempotency_header = idempotency_header
         self.top_logprobs = top_logprobs
         self.extra_body = dict(extra_body or {})
         self._jitter = np.random.default_rng()  # backoff jitter only; never affects answers
 
     def __repr__(self) -> str:
         return (
-            f"OpenAIBackend(model={self.model!r}, base_url={_safe_url(self.base_url)!r}, "
+            f"OpenAIBackend(model={self.model!r}, base_url={safe_url(self.base_url)!r}, "
             f"endpoint={self.endpoint!r}, run_seed={self.run_seed})"
         )
 
@@ -232,7 +193,7 @@ class OpenAIBackend(BaseBackend):
 
         async def run(j: int):
             async with semaphore:
-                return j, await self._with_retries(lambda: one(client, requests[j]), bar, j)
+                return j, await self._with_retries(one, client, requests[j], bar, j)
 
         tasks = [asyncio.create_task(run(j)) for j in range(len(requests))]
         try:
@@ -250,38 +211,52 @@ class OpenAIBackend(BaseBackend):
             await client.close()
         return results
 
-    async def _with_retries(self, call, bar: BatchProgress | None, j: int):
+    async def _with_retries(self, one, client, request, bar: BatchProgress | None, j: int):
         openai = self._openai
-        attempt = 0
+        # One key for every try of this request: a server that honours it runs the request once.
+        headers = {self.idempotency_header: f"personacal-{uuid.uuid4()}"} if self.idempotency_header else None
+        attempt, first_status = 0, "unset"
         while True:
             try:
-                return await call()
+                return await one(client, request, headers)
             except (openai.APIConnectionError, openai.APIStatusError) as exc:  # APITimeoutError included
                 status = getattr(exc, "status_code", None)
-                retryable = status is None or status in RETRY_STATUS
+                first_status = status if first_status == "unset" else first_status
+                response_headers = getattr(getattr(exc, "response", None), "headers", None)
+                decision = decide_retry(
+                    status, response_headers, attempt, max_retries=self.max_retries,
+                    max_retry_after=self.max_retry_after, backoff_base=self.backoff_base,
+                    backoff_max=self.backoff_max, jitter=self._jitter)
                 what = f"HTTP {status}" if status is not None else type(exc).__name__
-                if not retryable or attempt >= self.max_retries:
+                if not decision.retry:
                     if bar is not None:
                         bar.failure()
-                    tries = f"after {attempt + 1} attempt(s)" if retryable else "(not retryable)"
-                    detail = getattr(exc, "message", str(exc))
-                    raise BackendRequestError(
-                        f"request {j} to {_safe_url(self.base_url) or 'OpenAI'} (model {self.model!r}) "
-                        f"failed {tries}: {what}: {detail}"
-                    ) from exc
-                delay = self._retry_delay(exc, attempt)
+                    raise self._request_error(j, request, exc, what, decision.reason, first_status) from None
                 attempt += 1
                 if bar is not None:
                     bar.retry()
-                logger.info("request %d got %s; retry %d/%d in %.2fs", j, what, attempt, self.max_retries, delay)
-                await asyncio.sleep(delay)
+                logger.info("request %d got %s; retry %d/%d in %.2fs", j, what, attempt, self.max_retries,
+                            decision.delay)
+                await asyncio.sleep(decision.delay)
 
-    def _retry_delay(self, exc, attempt: int) -> float:
-        response = getattr(exc, "response", None)
-        asked = _retry_after_seconds(getattr(response, "headers", None))
-        if asked is not None:
-            return min(asked, self.retry_after_cap)
-        return float(self._jitter.uniform(0.0, min(self.backoff_max, self.backoff_base * 2**attempt)))
+    def _request_error(self, j: int, request, exc, what: str, reason: str, first_status) -> BackendRequestError:
+        """One line that says what failed and what to do; the server's words are redacted first.
+
+        The cause is not chained: the openai exception holds the request, headers included.
+        """
+        detail = one_line(getattr(exc, "message", None) or str(exc), self._api_key)
+        where = f"{safe_url(self.base_url) or 'OpenAI'} (model {self.model!r})"
+        if CPU_SEED_BUG in detail:
+            return BackendRequestError(f"request {j} to {where} failed: {SEED_FIX} (server said: {detail})")
+        hint = ""
+        seeded = getattr(getattr(request, "params", None), "seed", None) is not None
+        if seeded and isinstance(first_status, int) and first_status >= 500:
+            # vLLM's CPU server answers 500 to the requests in flight when a seeded one kills its engine,
+            # then stops listening: the last error is a connection error that says nothing
+            hint = f" (first try: HTTP {first_status}); if that server is vLLM on a CPU: {SEED_FIX}"
+        elif first_status is None and what == "APIConnectionError":
+            hint = "; is the server running at that address?"
+        return BackendRequestError(f"request {j} to {where} failed {reason}: {what}: {detail}{hint}")
 
     # -- one request --------------------------------------------------------------
     def _common(self, p: SamplingParams) -> dict[str, Any]:
@@ -312,9 +287,10 @@ class OpenAIBackend(BaseBackend):
             )
         return prompt
 
-    async def _generate_one(self, client, r: GenRequest) -> GenerationOutput:
+    async def _generate_one(self, client, r: GenRequest, headers=None) -> GenerationOutput:
         p = r.params
         kw = self._common(p)
+        kw["extra_headers"] = headers
         extra = dict(self.extra_body)
         if self.endpoint == "chat":
             if p.json_schema is not None:
@@ -328,7 +304,7 @@ class OpenAIBackend(BaseBackend):
                 messages=self._messages(r.prompt), extra_body=extra or None, **kw
             )
             choices = sorted(resp.choices, key=lambda c: c.index)
-            texts = tuple(c.message.content or "" for c in choices)
+            texts = tuple(redact(c.message.content or "", self._api_key) for c in choices)
         else:
             if p.json_schema is not None:
                 extra["structured_outputs"] = {"json": p.json_schema}
@@ -338,7 +314,7 @@ class OpenAIBackend(BaseBackend):
                 prompt=self._text_prompt(r.prompt, "OpenAIBackend.generate"), extra_body=extra or None, **kw
             )
             choices = sorted(resp.choices, key=lambda c: c.index)
-            texts = tuple(c.text for c in choices)
+            texts = tuple(redact(c.text, self._api_key) for c in choices)
         if p.choices is not None:
             _check_choices(texts, [c.finish_reason for c in choices], p, "the server")
         usage = resp.usage
@@ -347,18 +323,19 @@ class OpenAIBackend(BaseBackend):
             finish_reasons=tuple(c.finish_reason for c in choices),
             n_prompt_tokens=getattr(usage, "prompt_tokens", None),
             n_generated_tokens=getattr(usage, "completion_tokens", None),
-            meta={"seed": p.seed, "id": resp.id},
+            meta={"seed": p.seed, "id": redact(resp.id, self._api_key)},
         )
 
     def _no_logprobs(self) -> BackendCapabilityError:
         return BackendCapabilityError(
-            f"the server at {_safe_url(self.base_url) or 'OpenAI'} returned no logprobs for model {self.model!r} "
+            f"the server at {safe_url(self.base_url) or 'OpenAI'} returned no logprobs for model {self.model!r} "
             f"on the {self.endpoint!r} endpoint; option scoring needs a server that returns top logprobs "
             f"(for vLLM start it with --max-logprobs >= {self.top_logprobs}), or lower `top_logprobs`"
         )
 
-    async def _score_one(self, client, r: ScoreRequest) -> OptionScores:
+    async def _score_one(self, client, r: ScoreRequest, headers=None) -> OptionScores:
         kw = self._common(SamplingParams(temperature=0.0, max_tokens=1))
+        kw["extra_headers"] = headers
         if self.endpoint == "chat":
             resp = await client.chat.completions.create(
                 messages=self._messages(r.prompt),
@@ -382,6 +359,7 @@ class OpenAIBackend(BaseBackend):
             if lp is None or not lp.top_logprobs or not lp.top_logprobs[0]:
                 raise self._no_logprobs()
             pairs = list(lp.top_logprobs[0].items())
+        pairs = [(redact(t, self._api_key), v) for t, v in pairs]
         tokens = [t for t, _ in pairs]
         values = np.array([v for _, v in pairs], dtype=float)
         return OptionScores(

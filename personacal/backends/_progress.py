@@ -10,28 +10,28 @@ __all__ = ["BatchProgress"]
 
 
 class BatchProgress:
-    """Counts what happened to a batch; the bar shows requests/s and generated tokens/s."""
+    """Counts what happened to a batch; the bar shows requests/s and generated tokens/s.
 
-    def __init__(self, total: int, desc: str, enabled: bool):
+    Answers served from the cache start the bar (tqdm's ``initial``), so they
+    count towards the total but not towards the rate: a fully cached batch
+    shows no rate at all instead of millions of requests per second.
+    """
+
+    def __init__(self, total: int, desc: str, enabled: bool, *, cached: int = 0):
         self._lock = threading.Lock()  # async backends report from a worker thread
-        self.cached = 0
+        self.cached = cached
         self.retries = 0
         self.failures = 0
         self.tokens = 0
-        self._bar = tqdm(total=total, desc=desc, unit="req", dynamic_ncols=True, disable=not enabled)
+        self._bar = tqdm(total=total, initial=cached, desc=desc, unit="req", dynamic_ncols=True, disable=not enabled)
+        self._postfix()
 
     def _postfix(self) -> None:
         elapsed = self._bar.format_dict.get("elapsed") or 0.0
         tok_s = self.tokens / elapsed if elapsed > 0 else 0.0
-        self._bar.set_postfix(
-            cached=self.cached, retries=self.retries, failed=self.failures, tok_s=f"{tok_s:.1f}", refresh=False
-        )
-
-    def hits(self, n: int) -> None:
-        with self._lock:
-            self.cached += n
-            self._bar.update(n)
-            self._postfix()
+        # as text: tqdm prints large numbers in the postfix as "1e+5"
+        self._bar.set_postfix(cached=str(self.cached), retries=str(self.retries), failed=str(self.failures),
+                              tok_s=f"{tok_s:.1f}", refresh=False)
 
     def done(self, n_generated_tokens: int | None = None) -> None:
         with self._lock:

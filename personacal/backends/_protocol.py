@@ -79,9 +79,10 @@ class OptionScores:
 
     options: tuple[str, ...]
     logprobs: np.ndarray
-    #: probability mass the server did not report at all (outside its top-k);
-    #: 0.0 for backends that score every option exactly (vLLM offline)
-    unseen_mass: float = 0.0
+    #: probability mass of the first tokens the backend did not report: outside the server's top-k
+    #: (OpenAI-compatible), or every token but the option tokens (vLLM offline, measured exactly);
+    #: None where a backend cannot tell
+    unseen_mass: float | None = 0.0
     cached: bool = False
     meta: dict[str, Any] = field(default_factory=dict)
 

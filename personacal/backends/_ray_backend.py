@@ -24,6 +24,7 @@ from ._cache import ResponseCache
 from ._progress import BatchProgress
 from ._ray_dispatch import ReplicaState, dispatch, probe, settle
 from ._ray_replica import Replica, replica_options
+from ._vllm_engine import check_model_source
 
 __all__ = ["RayBackend"]
 
@@ -69,6 +70,7 @@ class RayBackend(BaseBackend):
     """
 
     kind = "ray"
+    score_format = 2  # the replicas' VLLMBackend scores, so their cache keys are the same
 
     def __init__(
         self,
@@ -99,6 +101,8 @@ class RayBackend(BaseBackend):
              "replica_set": replica_set, "chunk_size": chunk_size, "max_restarts": max_restarts},
         )
         _check_resources(resources_per_replica)
+        if address in (None, "local"):
+            model = check_model_source(model)  # the replicas run here: a missing folder is said in one line
         super().__init__(random_state=random_state, cache=cache, progress=progress)
         self._ray = import_ray("RayBackend")
         connect(address, func="RayBackend")
@@ -204,11 +208,11 @@ class RayBackend(BaseBackend):
             except Exception:  # noqa: BLE001 - already gone
                 pass
 
-    def close(self) -> None:
-        """Close the cache and stop the engines, except those of a named ``replica_set`` (they stay up)."""
+    def _release(self) -> None:
+        """At :meth:`close` (or the end of a ``with`` block): stop the engines, except those of a named
+        ``replica_set`` (they stay up for the next run); the cache is closed either way."""
         if self.replica_set is None:
             self.stop_replicas()
-        super().close()
 
     # -- backend protocol ---------------------------------------------------------
     def identity(self) -> dict[str, Any]:

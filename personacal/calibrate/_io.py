@@ -30,4 +30,24 @@ def read_margins(path, *, region_column: str | None = None, **kwargs) -> Margins
             str(region): Margins.from_long(block.drop(columns=region_column), name=str(region), **kwargs)
             for region, block in frame.groupby(region_column, sort=False)
         }
+    _one_region(frame, path)
     return Margins.from_long(frame, **kwargs)
+
+
+def _one_region(frame, path) -> None:
+    """Cells listed more than once, told apart by a column outside every margin: a file of several regions."""
+    if "margin" not in frame.columns:
+        return
+    named = {v for label in frame["margin"].dropna().astype(str).unique() for v in label.split(":")}
+    cells = ["margin", *[c for c in frame.columns if c in named]]
+    if not frame.duplicated(subset=cells).any():
+        return
+    for column in [c for c in frame.columns if c not in named | {"margin", "value"}]:
+        values = frame[column].dropna().astype(str).unique()
+        if frame[column].notna().all() and not frame.duplicated(subset=[*cells, column]).any():
+            shown = ", ".join(values[:5]) + (", ..." if len(values) > 5 else "")
+            raise InputError(
+                f"margins file {str(path)!r} holds several regions (column {column!r}: {shown}); name that column "
+                f"with --by {column} (read_margins(..., region_column={column!r}) in Python), or keep one region's "
+                "rows (calibrate ipf fits one region)"
+            )

@@ -214,8 +214,9 @@ def reconstruct_joint(
         that name them (e.g. a (race, Hispanic origin) cross-tab); a seed lacking
         any other variable is an error.
     bayes_options
-        For ``method="bayes"`` only. With "bayes" a region may lack some variables'
-        margins; it borrows them from the other regions.
+        For ``method="bayes"`` only, as keywords (``sampler="advi"``) or as one dict
+        (``bayes_options={"sampler": "advi"}``). With "bayes" a region may lack some
+        variables' margins; it borrows them from the other regions.
 
         ``sampler``
             "nuts" (default) or "advi". NUTS: ``draws``, ``tune``, ``chains`` (4 chains x 1,000
@@ -251,6 +252,13 @@ def reconstruct_joint(
         (methods "independent" and "ipf"; same result as the serial run).
     """
     func = "reconstruct_joint"
+    if "bayes_options" in bayes_options:  # the documented dict form
+        nested = bayes_options.pop("bayes_options")
+        check_param(func, "bayes_options", nested, InstanceOf(Mapping, name="a dict of options"))
+        both = sorted(set(nested) & set(bayes_options))
+        if both:
+            raise InputError(f"`bayes_options` of {func} repeats option(s) {both} also given as keywords")
+        bayes_options = {**nested, **bayes_options}
     check_params(func, {"method": Options(METHODS), "smoothing": Interval("real", 0, 1, closed="left")},
                  {"method": method, "smoothing": smoothing})
     executor = as_executor(executor, func=func, applies=method != "bayes",
@@ -285,7 +293,8 @@ def reconstruct_joint(
     if method == "bayes":
         unknown = sorted(set(bayes_options) - set(BAYES_OPTIONS))
         if unknown:
-            raise TypeError(f"reconstruct_joint got unexpected keyword argument(s) {unknown}")
+            raise InputError(f"`bayes_options` of {func} has unknown option(s) {unknown}; the options are "
+                             f"{sorted(BAYES_OPTIONS)}")
         options = {**BAYES_DEFAULTS, **bayes_options}
         check_params(BAYES_FUNC, BAYES_OPTIONS, options)
         return _fit_bayes(by_region, seed_counts, variables=variables, smoothing=smoothing, single=single,

@@ -10,6 +10,8 @@ import sys
 NUMERIC_COLUMNS = ("dem_two_party_share", "probability", "share", "position", "rows", "ess", "ess_ratio",
                    "design_effect", "weight_ratio")
 BUILTIN_TRUTH = re.compile(r"^election-(\d{4})$")
+#: Column names that look like weights: a calibrated file holding one without --weights is a likely mistake.
+WEIGHT_LIKE = re.compile(r"^(w|wt|wgt|weights?|.*[_ ]weights?|weights?[_ ].*|.*[_ ]wt)$", re.IGNORECASE)
 _TRUE, _FALSE = {"true", "1", "yes"}, {"false", "0", "no"}
 
 
@@ -35,6 +37,8 @@ def register(subparsers) -> None:
     parser.add_argument("--state-column", default="state", help="state column of the answers (simulate writes 'region')")
     parser.add_argument("--question", help="election question_id to keep when the answers hold several")
     parser.add_argument("--weights", help="calibration weight column of --calibrated (persona-level answers)")
+    parser.add_argument("--no-weights", action="store_true",
+                        help="score --calibrated unweighted even though it has a weight-like column")
     parser.add_argument("--raw-weights", help="weight column of --raw, if the raw personas are weighted")
     parser.add_argument("--group", nargs="+", help="opinions: group columns present in the answers and the reference")
     parser.add_argument("--n-boot", type=int, default=0, help="bootstrap replicates over personas (default 0: none)")
@@ -49,6 +53,9 @@ def register(subparsers) -> None:
     parser.add_argument("--note", action="append", default=[], help="a note for the report (repeatable)")
     parser.add_argument("--title", help="report title")
     parser.set_defaults(handler=_run)
+    from ._poststratify_cli import register as register_poststratify
+
+    register_poststratify(subparsers)
 
 
 def _read(path: str, what: str, extra_numeric=()):
@@ -98,6 +105,22 @@ def _renamed_options(args: argparse.Namespace) -> None:
             setattr(args, new, value)
 
 
+def _check_weights_named(calibrated, args: argparse.Namespace) -> None:
+    """Unweighted calibrated answers score exactly as the raw ones: a weight column left unnamed is a mistake."""
+    from ..errors import InputError
+
+    if args.weights and args.no_weights:
+        raise InputError("personacal evaluate takes --weights or --no-weights, not both")
+    if args.weights or args.no_weights:
+        return
+    found = [str(c) for c in calibrated.columns if WEIGHT_LIKE.match(str(c))]
+    if found:
+        raise InputError(
+            f"calibrated answers file {args.calibrated!r} has a weight-like column {found[0]!r} but no --weights "
+            f"was given, so its answers would count equally and could score exactly as the raw ones; pass "
+            f"--weights {found[0]} (or --no-weights to score them unweighted on purpose)")
+
+
 def _run(args: argparse.Namespace) -> int:
     from . import compare, write_report
 
@@ -105,6 +128,7 @@ def _run(args: argparse.Namespace) -> int:
 
     raw = _read(args.raw, "raw answers file", [args.raw_weights])
     calibrated = _read(args.calibrated, "calibrated answers file", [args.weights])
+    _check_weights_named(calibrated, args)
     truth, label = _truth(args.truth, args.state_column)
     diagnostics = None if args.weight_diagnostics is None else _read(args.weight_diagnostics, "weight diagnostics file")
     comparison = compare(

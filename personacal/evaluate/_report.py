@@ -19,10 +19,13 @@ from string import Template
 import numpy as np
 import pandas as pd
 
-from .._summary import Summary, _fmt_float
+from .._summary import Summary, _fmt, _fmt_float
 from .._validation import InstanceOf, Interval, check_params
 from ..errors import InputError
 from ._compare import VERSIONS, Comparison
+from ._plot_base import ALIGNMENT_FLOOR
+from ._plot_composition import pooled_composition
+from ._plot_composition import region_composition as draw_region_composition
 from ._plots import FIGURES
 from ._verdict_report import verdict_section, write_summary_json
 
@@ -30,7 +33,10 @@ __all__ = ["write_report", "comparison_summary"]
 
 logger = logging.getLogger(__name__)
 
+#: Shown in a table cell that has no number (an interval without a bootstrap, say); columns with none are dropped.
+MISSING = "–"
 TITLES = {
+    "composition_regions": "Composition of the persona pools, per region",
     "states": "Simulated vs actual vote share by state",
     "alignment_by_tier": "Alignment per persona tier",
     "alignment": "Alignment before and after calibration",
@@ -43,6 +49,8 @@ TITLES = {
 
 def _reading(comparison: Comparison, name: str) -> str:
     """The "how to read this" paragraph of one figure."""
+    span = (f" The alignment axis always spans {ALIGNMENT_FLOOR} (or lower, if a value is lower) to 1, perfect "
+            "alignment: auto-zooming to the values would make a change of a few thousandths look dramatic.")
     ci = (f" Whiskers are {comparison.level:.0%} {comparison.interval_method} bootstrap intervals over personas "
           f"({comparison.n_boot} replicates) of each version; the change has its own interval in the verdict."
           if comparison.n_boot else " No intervals are drawn: no bootstrap was run.")
@@ -57,14 +65,15 @@ def _reading(comparison: Comparison, name: str) -> str:
         return ("Alignment of each persona tier with the truth; 1 is perfect. Tiers run from census attributes only "
                 "(Meta) to LLM-written descriptions; the seed paper found that the more text the LLM writes, the "
                 "further simulated opinions drift left, which shows as orange points falling from left to right. "
-                "Within a tier, blue above orange means calibration brought the simulation closer to the truth." + ci)
+                "Within a tier, blue above orange means calibration brought the simulation closer to the truth." + span
+                + ci)
     if name == "alignment":
         what = ("1 − mean absolute error of the state shares (the Wasserstein-1 distance between two-option "
                 "distributions)" if comparison.kind == "election"
                 else "1 − the mean normalised Wasserstein-1 distance between answer distributions (OpinionQA)")
         return (f"Alignment is {what}; 1 is perfect. Each line joins one population's alignment before (raw) and "
                 "after calibration: an upward slope means calibration helped. Overlapping intervals mean the change "
-                "may be sampling noise." + ci)
+                "may be sampling noise." + span + ci)
     if name == "lean":
         return ("The lean is the mean over states of simulated − actual Democratic two-party share, in percentage "
                 "points. Right of 0: the personas vote more Democratic than the states did (the left shift the seed "
@@ -74,13 +83,15 @@ def _reading(comparison: Comparison, name: str) -> str:
         return ("Per question (averaged over groups when there are any), the alignment of the raw (orange) and "
                 "calibrated (blue) answer distributions with the reference survey; 1 = identical distributions. "
                 "Questions are sorted by their raw alignment; with many questions only those that changed most "
-                "are shown (the full list is in the per-question table)." + tiers)
+                "are shown (the full list is in the per-question table)." + tiers + span)
     if name == "composition":
         return ("For each census margin, the total variation distance between the persona pool's category shares "
                 "and the census shares (half the sum of absolute differences, in percentage points): the share of "
                 "personas that would have to change category to match the census, so 0 is an exact match. Joint "
                 "margins (such as age:sex) also catch dependence that the one-way margins miss. The calibrated pool "
-                "is measured with its weights when they were given to composition_error.")
+                "is measured with its weights when they were given to composition_error. Each bar is labelled with "
+                "its value; when one bar is several times longer than all the others, the axis is broken (the "
+                "diagonal marks) so that the short bars stay readable.")
     if name == "weights":
         return ("Per region, what the calibration weights cost. ESS / n is Kish's effective sample size over the "
                 "number of personas: 1 when all weights are equal, 0.5 when the weighted personas carry the "
@@ -91,8 +102,34 @@ def _reading(comparison: Comparison, name: str) -> str:
     raise InputError(f"no figure {name!r}")
 
 
-def _table_html(frame: pd.DataFrame) -> str:
-    return frame.to_html(index=False, float_format=_fmt_float, na_rep="", border=0)
+def _table_html(frame: pd.DataFrame, *, index: bool = False) -> str:
+    """A table without the columns that hold no number at all; a single missing value shows as "–"."""
+    empty = [c for c in frame.columns if frame[c].isna().all()]
+    return frame.drop(columns=empty).to_html(index=index, float_format=_fmt_float, na_rep=MISSING, border=0)
+
+
+def _summary_html(summary: Summary) -> str:
+    """``Summary.as_html`` for a page: the same facts and tables, never a cell that reads NaN."""
+    parts = [f"<h4>{html.escape(summary.title)}</h4>"]
+    if summary.facts:
+        rows = "".join(f"<tr><th style='text-align:left'>{html.escape(k)}</th><td>{html.escape(_fmt(v))}</td></tr>"
+                       for k, v in summary.facts.items())
+        parts.append(f"<table>{rows}</table>")
+    for name, table in summary.tables.items():
+        parts += [f"<h5>{html.escape(name)}</h5>", _table_html(table, index=True)]
+    parts += [f"<p><em>Note:</em> {html.escape(n)}</p>" for n in summary.notes]
+    return "\n".join(parts)
+
+
+def _region_reading(table: pd.DataFrame) -> str:
+    return ("For each census margin and persona pool, the total variation distance between the pool's category "
+            "shares and the census shares of the same region (percentage points; 0 = exact match). The bars are the "
+            f"mean over the {table.iloc[:, 0].nunique()} region(s) and are labelled with their value; the dots are "
+            "the regions one by one. This is the per-region view: a pool can match the national mix while missing "
+            "every state. The Meta personas (drawn whole from each region's reconstructed joint) stand beside the "
+            "paper-style pool of independent draws, raw and raked. Raking meets the margins it was given (bars near "
+            "0) but cannot repair the joint structure of independent draws, which the two-way margins (age:sex, "
+            "race4:race_eth) reveal. When one bar dwarfs the rest the axis is broken (diagonal marks).")
 
 
 def _detail_tables(comparison: Comparison) -> list[tuple[str, pd.DataFrame]]:
@@ -108,24 +145,33 @@ def _detail_tables(comparison: Comparison) -> list[tuple[str, pd.DataFrame]]:
 
 
 _CONSTRAINTS = {"comparison": InstanceOf(Comparison, name="a Comparison (from compare)"),
-                "dpi": Interval("int", 50, 600)}
+                "dpi": Interval("int", 50, 600),
+                "region_composition": [InstanceOf(pd.DataFrame, name="a DataFrame (region, margin, pool, tvd)"), None]}
 
 
 def write_report(comparison: Comparison, folder, *, title: str | None = None, notes: Sequence[str] = (),
-                 dpi: int = 110, context=None) -> Path:
+                 dpi: int = 110, context=None,
+                 region_composition: pd.DataFrame | None = None) -> Path:
     """Write ``index.html``, ``summary.json`` and the PNG figures of ``comparison`` into ``folder``.
 
     Returns the page's path. The page opens with the verdict in words (the paired change of
     each headline statistic and its interval) followed by ``context``: ``{caption: DataFrame,
     mapping or text}`` the caller wants beside it (targets and their sources, per-region
     calibration records, parse rates); ``summary.json`` holds the same numbers for scripts.
+
+    ``region_composition`` (optional): the composition error of each persona pool per region, one row
+    per region x margin x pool, columns ``region`` (or ``state``), ``margin``, ``pool`` ("paper-style,
+    raw", "personacal Meta (ipf joint)", ...) and ``tvd`` (a share). It is drawn first, as the
+    default view; the comparison's own composition is then labelled as pooled over all regions.
+
     ``notes`` are listed with the comparison's own notes (say here which
     steps were skipped and why, e.g. "no LLM backend configured: simulation
     steps skipped"). Figure PNGs of an earlier report in the same folder that
     this comparison cannot draw are removed so the folder never shows stale
     figures.
     """
-    check_params("write_report", _CONSTRAINTS, {"comparison": comparison, "dpi": dpi})
+    check_params("write_report", _CONSTRAINTS,
+                 {"comparison": comparison, "dpi": dpi, "region_composition": region_composition})
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise InputError(f"`folder` of write_report must be a directory; {str(folder)!r} is a file")
@@ -133,20 +179,34 @@ def write_report(comparison: Comparison, folder, *, title: str | None = None, no
     from .. import __version__
 
     skipped = comparison.skipped_figures()
-    parts = [verdict_section(comparison, context), "<h2>Summary</h2>", comparison.summary().as_html(),
+    parts = [verdict_section(comparison, context), "<h2>Summary</h2>", _summary_html(comparison.summary()),
              "<h2>Figures</h2>"]
+    drawn = []
+    regions_path = folder / "composition_regions.png"
+    regions_path.unlink(missing_ok=True)
+    if region_composition is not None:
+        drawn.append(("composition_regions", draw_region_composition(region_composition),
+                      _region_reading(region_composition.rename(columns={"state": "region"})[["region"]])))
     for name in FIGURES:
-        path = folder / f"{name}.png"
         if name in skipped:
-            path.unlink(missing_ok=True)
+            (folder / f"{name}.png").unlink(missing_ok=True)
             continue
-        figure = comparison.plot(name)
+        figure = (pooled_composition(comparison, pooled=region_composition is not None) if name == "composition"
+                  else comparison.plot(name))
+        reading = _reading(comparison, name)
+        if name == "composition" and region_composition is not None:
+            reading = ("All regions pooled into one population (each region weighted by its population), so errors "
+                       "of opposite sign in different regions cancel: read the per-region figure above first. "
+                       + reading)
+        drawn.append((name, figure, reading))
+    for name, figure, reading in drawn:
+        path = folder / f"{name}.png"
         figure.savefig(path, dpi=dpi)
         logger.debug("wrote %s", path)
         parts.append(
             f"<figure id='{name}'><h3>{html.escape(TITLES[name])}</h3>"
             f"<img src='{path.name}' alt='{html.escape(TITLES[name])}'>"
-            f"<figcaption><strong>How to read this.</strong> {html.escape(_reading(comparison, name))}</figcaption>"
+            f"<figcaption><strong>How to read this.</strong> {html.escape(reading)}</figcaption>"
             "</figure>"
         )
     parts.append("<h2>Detailed tables</h2>")

@@ -11,8 +11,8 @@ from ..errors import InputError
 def register(subparsers) -> None:
     p = subparsers.add_parser("demo", help="the main job on the shipped data: joints, personas, calibration, report")
     p.add_argument("--states", default="all", help="'all' (50 states) or comma-separated postal codes, e.g. CA,WY")
-    p.add_argument("--n", type=int, default=200, help="personas per state, in the pools and in the LLM steps "
-                                                      "(default 200)")
+    p.add_argument("--n", type=int, default=200, help="personas per state (default 200); with a backend, each of them also goes through "
+                                                        "the LLM steps (tiers, the election)")
     p.add_argument("--method", choices=["ipf", "bayes", "independent"], default="ipf", help="joint reconstruction")
     p.add_argument("--out", default="personacal-report", help="report folder (default personacal-report)")
     p.add_argument("--seed", type=int, default=0, help="random seed")
@@ -70,9 +70,14 @@ def _run_demo(args: argparse.Namespace) -> int:
     if args.n_boot == 1 or args.n_boot < 0:
         raise InputError(f"--n-boot must be 0 or at least 2; got {args.n_boot}")
     states = "all" if args.states.lower() == "all" else [s.strip().upper() for s in args.states.split(",") if s.strip()]
-    result = run_demo(states=states, n_per_state=args.n, method=args.method, backend=_backend(args), out=args.out,
-                      random_state=args.seed, on_infeasible=args.on_infeasible, partisan=args.partisan,
-                      n_boot=args.n_boot)
+    backend = _backend(args)
+    try:
+        result = run_demo(states=states, n_per_state=args.n, method=args.method, backend=backend, out=args.out,
+                          random_state=args.seed, on_infeasible=args.on_infeasible, partisan=args.partisan,
+                          n_boot=args.n_boot)
+    finally:
+        if backend is not None:
+            backend.close()  # shuts a vLLM engine down, so the command exits when it is done
     print(result.summary())
     print(f"\nReport: {result.report}")
     return 0

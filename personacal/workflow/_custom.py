@@ -77,9 +77,17 @@ def _shipped_codes(states) -> list[str]:
 
 def run_config(config: RunConfig, *, progress: bool | None = None) -> WorkflowResult:
     """Run the job a :class:`RunConfig` describes (see :mod:`personacal.workflow._config` for every key)."""
+    backend = make_config_backend(config)
+    try:
+        return _run_config(config, backend, progress)
+    finally:
+        if backend is not None:
+            backend.close()  # shuts a vLLM engine down, so the command exits when it is done
+
+
+def _run_config(config: RunConfig, backend, progress) -> WorkflowResult:
     pop, out, seed = config.population, config.output.folder, config.output.seed
     cal, ev = config.calibration, config.evaluation
-    backend = make_config_backend(config)
     year = _election_year(config.questions.bank)
     n_llm = (config.backend.n_per_region if config.backend and config.backend.n_per_region else pop.n_per_region)
     if pop.states is not None and config.personas is None and year is not None and not config.questions.limit:
@@ -177,7 +185,7 @@ def _answer(pool, margins, config, backend, year, raw, calibrated, n, progress):
     questions = _questions(config.questions.bank, config.questions.limit)
     persona_columns = [c for c in asked.columns if c not in ("persona_id", REGION)]
     result = simulate(asked, questions, backend, method=config.backend.method, random_state=config.output.seed,
-                      keep_columns=[REGION], persona_columns=persona_columns, progress=bool(progress))
+                      keep_columns=[REGION], persona_columns=persona_columns, progress=progress is not False)
     parse_rates = {"answers": result.parse_rate}
     answers = result.to_frame()
     # The answering personas are raked on their own (same policy); post-stratification uses what that met.

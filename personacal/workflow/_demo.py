@@ -197,11 +197,12 @@ def run_demo(
     records = records[["tier", *[c for c in records.columns if c != "tier"]]]
     targets = target_sources(partisan if backend is not None else "none",
                              election_year=election_year if backend is not None else None)
-    title = "personacal demo: calibrating persona populations to " + (
-        "50 states" if states == "all" else ", ".join(codes))
+    where = f"{len(codes)} states" if len(codes) > 5 else ", ".join(codes)
+    title = f"personacal demo: calibrating persona populations to {where}"
     report = write_report(comparison, out, title=title,
                           notes=[*notes, *(f"skipped (needs an LLM): {s}" for s in skipped)],
-                          context=report_context(targets, records, on_infeasible, parse_rates))
+                          context=report_context(targets, records, on_infeasible, parse_rates),
+                          region_composition=composition)
     return WorkflowResult(report, meta, paper, raked.weights, composition, timings, skipped, tuple(notes), answers,
                           comparison, calibration=records, targets=targets, parse_rates=parse_rates,
                           on_infeasible=on_infeasible)
