@@ -41,7 +41,7 @@ from ..errors import DataError
 from . import _categories as C
 from ._elections import election_results
 from ._files import read_table
-from ._regions import resolve_state
+from ._states import resolve_state
 from ._sources import pep_cells
 
 __all__ = ["past_vote_targets", "past_vote_margins", "PAST_VOTE_CATEGORIES", "past_vote_variable"]
