@@ -100,7 +100,6 @@ def run_config(config: RunConfig, *, progress: bool | None = None):
     raw = composition_error(pool, _pooled(margins), weights=_expansion(pool, margins, design))
     calibrated = composition_error(pool, _pooled(margins), weights=pool["weight"].to_numpy())
     diagnostics = raked.region_table().reset_index().assign(tier="all")
-    diagnostics["ess_ratio"] = diagnostics["ess"] / diagnostics["rows"]
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     write_table(pool, out / "personas.parquet")

@@ -202,7 +202,6 @@ def _pool_composition(paper, raked, targets):
     raw = composition_error(paper, _pooled(targets), weights=expansion)
     calibrated = composition_error(paper, _pooled(targets), weights=raked.weights.to_numpy())
     diagnostics = raked.region_table().reset_index().assign(tier="all")
-    diagnostics["ess_ratio"] = diagnostics["ess"] / diagnostics["rows"]
     return {"raw": raw, "calibrated": calibrated}, diagnostics
 
 

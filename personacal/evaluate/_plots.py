@@ -284,7 +284,7 @@ def _weights(comparison) -> Figure:
     colours = _tier_colours(len(tiers)) if tiers != [ALL] else [COLOURS["calibrated"]]
     fig = _figure(10.0, max(3.6, 1.9 + ROW_HEIGHT * len(order)))
     axes = fig.subplots(1, 3, sharey=True)
-    panels = (("ess_ratio", "ESS / n (Kish; 1 = no loss)", False),
+    panels = (("ess_ratio", "ESS / weighted n (Kish; 1 = no loss)", False),
               ("design_effect", "Design effect, 1 + CV² of weights", False),
               ("weight_ratio", "Max / min weight (log scale)", True))
     for ax, (column, label, log) in zip(axes, panels):
