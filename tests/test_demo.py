@@ -25,19 +25,18 @@ def test_demo_without_llm_writes_report_and_says_what_was_skipped(tmp_path, caps
 
 def test_demo_composition_numbers(tmp_path):
     result = run_pipeline(states=["CA", "WY"], n_per_state=150, out=tmp_path / "report", progress=False)
-    if True:
-        tvd = result.composition.pivot_table(index="margin", columns="pool", values="tvd", aggfunc="max")
-        raked = tvd["paper-style, raked"]
-        # Raked margins are met exactly; the held-out age × sex table is not.
-        for margin in ("sex", "age", "education3", "employment3"):
-            assert raked[margin] < 1e-6
-        assert raked["age:sex"] > 1e-3
-        # Meta personas from the IPF joint: integer rounding only (≤ 1 person per cell of 150).
-        meta = tvd[[c for c in tvd.columns if c.startswith("personacal Meta")][0]]
-        assert meta["sex"] <= 1 / 150 + 1e-12
-        # Independent draws put persons in impossible race × Hispanic-origin cells; IPF joints do not.
-        assert tvd["paper-style, raw"]["race4:race_eth"] > 0.2 > meta["race4:race_eth"]
-        assert len(result.meta_personas) == 300 and result.skipped
+    tvd = result.composition.pivot_table(index="margin", columns="pool", values="tvd", aggfunc="max")
+    raked = tvd["paper-style, raked"]
+    # Raked margins are met exactly; the held-out age × sex table is not.
+    for margin in ("sex", "age", "education3", "employment3"):
+        assert raked[margin] < 1e-6
+    assert raked["age:sex"] > 1e-3
+    # Meta personas from the IPF joint: integer rounding only (≤ 1 person per cell of 150).
+    meta = tvd[[c for c in tvd.columns if c.startswith("personacal Meta")][0]]
+    assert meta["sex"] <= 1 / 150 + 1e-12
+    # Independent draws put persons in impossible race × Hispanic-origin cells; IPF joints do not.
+    assert tvd["paper-style, raw"]["race4:race_eth"] > 0.2 > meta["race4:race_eth"]
+    assert len(result.meta_personas) == 300 and result.skipped
 
 
 def test_demo_rejects_bad_arguments(capsys):
