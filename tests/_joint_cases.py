@@ -23,8 +23,9 @@ class Case:
     variables: tuple[str, ...]
     truth: dict[str, pd.Series]  # region -> counts on the full grid
     margins: dict[str, Margins]
-    seed: pd.DataFrame
+    seed: pd.DataFrame  # the variables, plus the seed rows' own region in column ``seed_by``
     moe: dict[str, dict] | None = None  # region -> {margin key: 90% MOE}, where margins are estimates
+    seed_by: str | None = None
 
 
 def _joint(frame: pd.DataFrame, variables) -> pd.Series:
@@ -32,7 +33,12 @@ def _joint(frame: pd.DataFrame, variables) -> pd.Series:
     return counts.rename("count")
 
 
-def _case(name, frame, region_of, seed_rows, variables, regions, two_way=()) -> Case:
+def _labels(column: pd.Series) -> pd.Series:
+    """Region labels as strings; rows without one form their own group "(unknown)"."""
+    return column.astype(object).where(column.notna(), "(unknown)").astype(str)
+
+
+def _case(name, frame, region_of, seed_rows, variables, regions, two_way=(), seed_by=None) -> Case:
     frame = frame.dropna(subset=list(variables))
     truth, margins = {}, {}
     for region in regions:
@@ -44,16 +50,27 @@ def _case(name, frame, region_of, seed_rows, variables, regions, two_way=()) -> 
             {k: joint.groupby(level=list(k) if isinstance(k, tuple) else k, observed=False).sum() for k in keys},
             name=region,
         )
-    seed = frame.loc[frame.index.intersection(seed_rows), list(variables)]
-    return Case(name, tuple(variables), truth, margins, seed.reset_index(drop=True))
+    seed = frame.loc[frame.index.intersection(seed_rows), list(variables) + ([seed_by] if seed_by else [])]
+    if seed_by:
+        seed[seed_by] = _labels(seed[seed_by])
+    return Case(name, tuple(variables), truth, margins, seed.reset_index(drop=True), seed_by=seed_by)
 
 
-def anes_split_case(states=("CA", "TX", "NY", "FL", "MI", "OH"), variables=("age", "education4", "race_eth4"),
-                    random_state=0) -> Case:
+#: The ANES states that chose ``interaction_scale=0.2`` (its default); checks of coverage use others.
+TUNING_STATES = ("CA", "TX", "NY", "FL", "MI", "OH")
+#: The next six states by number of respondents: held out from that choice.
+CHECK_STATES = ("VA", "GA", "PA", "IL", "TN", "IN")
+
+
+def anes_split_case(states=TUNING_STATES, variables=("age", "education4", "race_eth4"), random_state=0,
+                    own_seed: bool = False) -> Case:
     """Like :func:`anes_case`, but each state's respondents are split at random: one half gives
     the margins (with their sampling MOEs), the other half is the truth. The truth's sampling
     noise is then independent of the margins, so the posterior predictive Multinomial(n_truth,
-    share) is the right reference for coverage (see :func:`predictive_pit`)."""
+    share) is the right reference for coverage (see :func:`predictive_pit`).
+
+    The seed is every other state's respondents, with their ``state``; ``own_seed`` adds each
+    listed state's margins half to it (the state's own seed rows, independent of its truth half)."""
     frame = anes_subset().dropna(subset=list(variables))
     rng = np.random.default_rng(random_state)
     half = pd.Series(rng.random(len(frame)) < 0.5, index=frame.index)
@@ -70,8 +87,10 @@ def anes_split_case(states=("CA", "TX", "NY", "FL", "MI", "OH"), variables=("age
             margins[state][v] = counts / n_sample * n_truth
             moe[state][v] = 1.6448536 * np.sqrt(smoothed * (1 - smoothed) / n_sample) * n_truth
         margins[state] = Margins(margins[state], name=state)
-    seed = frame.loc[~frame["state"].isin(states), list(variables)].reset_index(drop=True)
-    return Case("ANES states, split halves", tuple(variables), truth, margins, seed, moe)
+    in_seed = ~frame["state"].isin(states) | (frame["state"].isin(states) & half if own_seed else False)
+    seed = frame.loc[in_seed, [*variables, "state"]].assign(state=lambda f: _labels(f["state"]))
+    name = "ANES states, split halves" + (" (+ own halves in the seed)" if own_seed else "")
+    return Case(name, tuple(variables), truth, margins, seed.reset_index(drop=True), moe, seed_by="state")
 
 
 def anes_case(states=("CA", "TX", "NY", "FL", "MI", "OH"), variables=("age", "education4", "race_eth4"),
@@ -80,7 +99,7 @@ def anes_case(states=("CA", "TX", "NY", "FL", "MI", "OH"), variables=("age", "ed
     frame = anes_subset()
     seed_rows = frame.index[~frame["state"].isin(states)]
     name = "ANES states" + "".join(f" + {':'.join(k)} margin" for k in two_way)
-    return _case(name, frame, frame["state"].astype(object), seed_rows, variables, states, two_way)
+    return _case(name, frame, frame["state"].astype(object), seed_rows, variables, states, two_way, seed_by="state")
 
 
 def gss_case(variables=("sex", "age", "race3", "education3"), random_state=0) -> Case:
@@ -96,13 +115,14 @@ def gss_case(variables=("sex", "age", "race3", "education3"), random_state=0) ->
 
 
 def acs_case(variables=("sex", "age", "education3", "employment3", "marital2"), random_state=0) -> Case:
-    """Seed: a random half of the ACS 2012 sample; truth: the other half split by home language."""
+    """Seed: a random half of the ACS 2012 sample (with each row's ``language``); truth: the other
+    half split by home language."""
     frame = national_seed()
     rng = np.random.default_rng(random_state)
     half = rng.random(len(frame)) < 0.5
     language = frame["language"].astype(object).where(half, None)
     return _case("ACS 2012 halves by language", frame, language, frame.index[~half], variables,
-                 ("English", "Other"))
+                 ("English", "Other"), seed_by="language")
 
 
 def tvd(truth: pd.Series, estimate: pd.Series) -> float:

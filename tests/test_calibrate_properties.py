@@ -10,9 +10,10 @@ from hypothesis import strategies as st
 
 from _reference_kernels import rake_units
 
+import personacal.calibrate._rake as rake_module
 from personacal.calibrate import Margins, calibrate, integerize, ipf, rake, trim
 from personacal.calibrate._encode import encode_sample
-from personacal.calibrate._rake_numba import rake_units_with_totals
+from personacal.calibrate._rake_numba import THREADED_FROM_ROWS, rake_units_with_totals
 
 LEVELS = {"a": ["a0", "a1", "a2"], "b": ["b0", "b1"], "c": ["c0", "c1", "c2", "c3"]}
 
@@ -89,6 +90,100 @@ def test_unit_level_kernels_equal_collapsed_path(problem):
     np.testing.assert_allclose(w_units, collapsed, rtol=1e-9)
     np.testing.assert_allclose(w_fused, w_units, rtol=1e-12)
     assert n_fused == n_units
+
+
+def _sparse_problem(rng, levels: tuple[int, ...], n: int, two_way: bool):
+    """``n`` rows over a grid of ``prod(levels)`` cells (more cells than rows), every category present,
+    and targets that are the margins of hidden positive weights, so they are reachable by construction.
+
+    Returns the sample, its Margins, design weights, and for the reference kernel each margin's flat
+    cell code per row and flat target (built here with NumPy, not by the package's encoder).
+    """
+    codes = [rng.integers(0, k, n) for k in levels]
+    for v, k in enumerate(levels):  # the first rows hold every category of every variable
+        codes[v][:k] = np.arange(k)
+    names = [f"v{v}" for v in range(len(levels))]
+    labels = [np.array([f"{name}_{i}" for i in range(k)]) for name, k in zip(names, levels)]
+    sample = pd.DataFrame({name: lab[c] for name, lab, c in zip(names, labels, codes)})
+    hidden = rng.uniform(0.2, 5.0, n)
+    keys = [(v,) for v in range(len(levels))] + ([(0, 1)] if two_way else [])
+    cell_of_unit, targets, margins = [], [], {}
+    for axes in keys:
+        shape = tuple(levels[a] for a in axes)
+        flat = np.ravel_multi_index(tuple(codes[a] for a in axes), shape)
+        target = np.bincount(flat, weights=hidden, minlength=int(np.prod(shape)))
+        cell_of_unit.append(flat)
+        targets.append(target)
+        if len(axes) == 1:
+            margins[names[axes[0]]] = pd.Series(target, index=labels[axes[0]])
+        else:
+            index = pd.MultiIndex.from_product([labels[a] for a in axes], names=[names[a] for a in axes])
+            margins[tuple(names[a] for a in axes)] = pd.Series(target, index=index)
+    d = rng.uniform(0.5, 3.0, n)
+    return sample, Margins(margins), d, cell_of_unit, targets
+
+
+class _Spy:
+    """Calls the package's unit-level kernel unchanged and records how rake() called it."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, weights, cell_of_unit, targets, **options):
+        self.calls.append({"rows": len(weights), "initial": options.get("initial") is not None})
+        return rake_units_with_totals(weights, cell_of_unit, targets, **options)
+
+
+@st.composite
+def sparse_problems(draw):
+    seed = draw(st.integers(0, 2**31 - 1))
+    levels = tuple(draw(st.lists(st.integers(3, 9), min_size=3, max_size=5)))
+    cells = int(np.prod(levels))
+    n = draw(st.integers(max(levels), min(400, cells - 1)))
+    two_way = draw(st.booleans())
+    return _sparse_problem(np.random.default_rng(seed), levels, n, two_way), cells
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(sparse_problems())
+def test_rake_on_more_cells_than_rows_rakes_units_like_the_reference(monkeypatch, problem):
+    """rake() itself on samples sparser than their grid: it must take the unit-level branch (numba,
+    with the totals it already has as ``initial``) and give the weights, sweep count and error of
+    the plain NumPy reference kernel of tests/_reference_kernels.py."""
+    (sample, margins, d, cell_of_unit, targets), cells = problem
+    assert cells > len(sample)
+    spy = _Spy()
+    monkeypatch.setattr(rake_module, "rake_units_with_totals", spy)
+    result = rake(sample, margins, weights=d, tol=1e-10, max_iter=2000)
+    assert spy.calls == [{"rows": len(sample), "initial": True}]
+    w_ref, n_ref, history_ref, error_ref = rake_units(d, cell_of_unit, targets, tol=1e-10, max_iter=2000)
+    assert result.converged and error_ref <= 1e-10
+    assert result.n_iter == n_ref
+    np.testing.assert_allclose(result.weights.to_numpy(), w_ref, rtol=1e-9)
+    np.testing.assert_allclose(result.history, history_ref, rtol=1e-6, atol=1e-13)
+    assert result.max_margin_error == pytest.approx(error_ref, rel=1e-6, abs=1e-13)
+    for cells_of_margin, target in zip(cell_of_unit, targets):
+        achieved = np.bincount(cells_of_margin, weights=result.weights.to_numpy(), minlength=target.size)
+        np.testing.assert_allclose(achieved, target, rtol=1e-9, atol=1e-9 * target.sum())
+
+
+@settings(max_examples=2, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                               HealthCheck.too_slow])
+@given(st.integers(0, 2**31 - 1), st.booleans())
+def test_rake_on_a_large_sparse_sample_takes_the_threaded_unit_path(monkeypatch, seed, two_way):
+    """Above THREADED_FROM_ROWS rows, still fewer than cells, rake() rakes units on row chunks
+    (in threads where there are several cores); it must equal the single-pass NumPy reference."""
+    n = THREADED_FROM_ROWS + 20_000
+    levels = (11, 13, 17, 19, 23)  # 1.06M cells > n
+    sample, margins, d, cell_of_unit, targets = _sparse_problem(np.random.default_rng(seed), levels, n, two_way)
+    spy = _Spy()
+    monkeypatch.setattr(rake_module, "rake_units_with_totals", spy)
+    result = rake(sample, margins, weights=d, tol=1e-10, max_iter=2000)
+    assert spy.calls == [{"rows": n, "initial": True}] and n >= THREADED_FROM_ROWS
+    w_ref, n_ref, _, error_ref = rake_units(d, cell_of_unit, targets, tol=1e-10, max_iter=2000)
+    assert result.converged and result.n_iter == n_ref >= 3  # several sweeps: the totals are carried over
+    np.testing.assert_allclose(result.weights.to_numpy(), w_ref, rtol=1e-9)
+    assert result.max_margin_error == pytest.approx(error_ref, rel=1e-6, abs=1e-13)
 
 
 def test_rake_takes_the_unit_level_path_when_cells_outnumber_rows(rng):

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import warnings
 from pathlib import Path
 
 # Reuse PyTensor's compiled C code between runs (its first compile takes about a minute).
@@ -18,6 +19,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 import scipy  # noqa: E402
+import scipy.special  # noqa: E402
+import scipy.stats  # noqa: E402
 
 from personacal.calibrate import Margins, reconstruct_joint  # noqa: E402
 from personacal.errors import ConvergenceError, DiagnosticsWarning, InputError, MappingError  # noqa: E402
@@ -25,10 +28,13 @@ from personacal.errors import ConvergenceError, DiagnosticsWarning, InputError, 
 SEED_2X2 = pd.Series([1.0, 2.0, 3.0, 4.0], index=pd.MultiIndex.from_tuples(
     [("a1", "b1"), ("a1", "b2"), ("a2", "b1"), ("a2", "b2")], names=["a", "b"]))
 MARGINS_2X2 = Margins({"a": {"a1": 40.0, "a2": 60.0}, "b": {"b1": 50.0, "b2": 50.0}}, name="R")
-# A small sampling budget keeps these tests quick; it can miss the convergence thresholds,
-# which are meant for the default 4 chains x 1,000 draws. The warning itself is tested below.
-FAST = dict(draws=500, tune=500, chains=2, progress=False)
-pytestmark = pytest.mark.filterwarnings("ignore::personacal.errors.DiagnosticsWarning")
+# A small sampling budget keeps these tests quick, with convergence thresholds for that budget:
+# 2 chains x 500 draws hold at most 1,000 effective draws, and the largest of a few dozen split
+# R-hats wanders about 0.01 above 1 by chance with so few draws (the defaults, 1.01 and 400, are
+# meant for 4 chains x 1,000). Every fit here is expected to converge: a DiagnosticsWarning fails
+# the test, except where a test asks for one with pytest.warns.
+FAST = dict(draws=500, tune=500, chains=2, progress=False, max_rhat=1.02, min_ess=300)
+pytestmark = pytest.mark.filterwarnings("error::personacal.errors.DiagnosticsWarning")
 
 
 def test_a_certain_seed_and_exact_margins_give_the_ipf_table():
@@ -55,6 +61,7 @@ def test_a_certain_seed_and_exact_margins_give_the_ipf_table():
 def test_a_small_seed_leaves_wide_intervals_around_the_table():
     # Ten seed respondents say little about the odds ratio: the interval must widen.
     result = reconstruct_joint(MARGINS_2X2, seed=SEED_2X2, method="bayes", random_state=12, **FAST)
+    assert result.converged
     assert result.upper[("a1", "b1")] - result.lower[("a1", "b1")] > 0.2 * result.table[("a1", "b1")]
     assert result.table.groupby(level="a").sum().to_dict() == pytest.approx({"a1": 40.0, "a2": 60.0}, rel=0.05)
     assert (result.lower <= result.table).all() and (result.table <= result.upper).all()
@@ -72,9 +79,19 @@ def _regions():
 def test_a_region_without_a_margin_borrows_it_from_the_others():
     margins, seed = _regions()
     result = reconstruct_joint(margins, seed=seed, method="bayes", random_state=13, **FAST)
+    assert result.converged
     c_age = result.for_region("C").groupby(level="age").sum() / 100.0
     assert result.for_region("C").groupby(level="sex").sum()["F"] == pytest.approx(80.0, rel=0.05)
-    assert 0.4 < c_age["young"] < 0.7  # between B (0.4) and A (0.7): pooled, not invented
+    # C's age coefficient is Normal(mu, scale) with, in the zero-sum coordinate c = logit / sqrt(2),
+    # scale the between-region SD of A's and B's coefficients (a, b) and mu their mean, known to
+    # within scale / sqrt(2). So C's share of the young is E[expit(sqrt(2) c)] over
+    # c ~ N((a + b) / 2, 1.5 scale^2): 0.544, against 0.4 (B), 0.7 (A) and 0.5 (no information).
+    # Monte Carlo error of the posterior mean at ~700 effective draws: ~0.006.
+    a, b = np.log(0.7 / 0.3) / np.sqrt(2), np.log(0.4 / 0.6) / np.sqrt(2)
+    scale = abs(a - b) / np.sqrt(2)
+    expected = scipy.stats.norm((a + b) / 2, np.sqrt(1.5) * scale).expect(lambda c: scipy.special.expit(np.sqrt(2) * c))
+    assert expected == pytest.approx(0.544, abs=1e-3)
+    assert c_age["young"] == pytest.approx(expected, abs=0.025)
     lower_c = result.lower.xs("C", level="region").groupby(level="age").sum()
     upper_c = result.upper.xs("C", level="region").groupby(level="age").sum()
     lower_a = result.lower.xs("A", level="region").groupby(level="age").sum()
@@ -96,19 +113,95 @@ def test_a_variable_the_seed_lacks_stays_uncertain():
                                random_state=16, **FAST)
     spread = seed.groupby(["a", "b"]).size().astype(float)
     spread = pd.concat({"c1": spread / 2, "c2": spread / 2}, names=["c"]).reorder_levels(["a", "b", "c"])
-    claimed = reconstruct_joint(margins, seed=spread, method="bayes", seed_size=1e5, random_state=16, **FAST)
+    with warnings.catch_warnings():
+        # Not expected to converge cleanly: a 1e5-respondent seed that pins the three-way term at 0
+        # makes tau_higher * z_higher a funnel (non-centred against strong data), and NUTS meets a
+        # few divergences there (1-7 per 1,000 draws over seeds). Only the widths matter here.
+        warnings.simplefilter("ignore", DiagnosticsWarning)
+        claimed = reconstruct_joint(margins, seed=spread, method="bayes", seed_size=1e5, random_state=16, **FAST)
+    assert proper.converged
     width = lambda r: ((r.upper - r.lower) / r.table).median()  # noqa: E731
     assert width(proper) > 2 * width(claimed)
     assert proper.table.groupby(level="c").sum().to_dict() == pytest.approx({"c1": 30.0, "c2": 70.0}, rel=0.05)
+
+
+def _table_with_odds_ratio(odds_ratio: float, rows=(40.0, 60.0), cols=(50.0, 50.0)) -> np.ndarray:
+    """The 2 x 2 table with these margins and this odds ratio (the IPF fit of any seed that has it):
+    x11 (N - r1 - c1 + x11) = OR (r1 - x11)(c1 - x11), the root inside the margins."""
+    r1, c1, n = rows[0], cols[0], sum(rows)
+    roots = np.roots([1 - odds_ratio, n - r1 - c1 + odds_ratio * (r1 + c1), -odds_ratio * r1 * c1])
+    x = float(next(r.real for r in roots if abs(r.imag) < 1e-12 and 0 < r.real < min(r1, c1)))
+    return np.array([x, r1 - x, c1 - x, n - r1 - c1 + x])
+
+
+def test_seed_rows_of_each_region_set_its_own_interactions():
+    # Region A's seed rows have odds ratio 16, region B's 1/16 (2,000 rows each). With seed_by each
+    # region's interactions are learned from its own rows, so each joint is the table with the
+    # region's margins and its own seed's odds ratio (shrinkage is negligible at this size); pooled,
+    # both regions get the pooled seed's odds ratio, 1.
+    cells = pd.MultiIndex.from_product([["A", "B"], ["a1", "a2"], ["b1", "b2"]], names=["region", "a", "b"])
+    seed = pd.Series([800.0, 200, 200, 800, 200, 800, 800, 200], index=cells)
+    margins = {"A": MARGINS_2X2, "B": MARGINS_2X2}
+    learned = reconstruct_joint(margins, seed=seed, method="bayes", seed_by="region", random_state=17, **FAST)
+    assert learned.converged
+    np.testing.assert_allclose(learned.for_region("A").to_numpy(), _table_with_odds_ratio(16.0), rtol=0.03)
+    np.testing.assert_allclose(learned.for_region("B").to_numpy(), _table_with_odds_ratio(1 / 16), rtol=0.03)
+    assert set(learned.posterior.posterior["z_seed"].coords["seed_group"].values) == {"A", "B"}
+    assert any("2 groups by 'region', 2 of them fitted regions" in note for note in learned.notes)
+    pooled = reconstruct_joint(margins, seed=seed.groupby(level=["a", "b"]).sum(), method="bayes", random_state=17,
+                               **FAST)
+    for region in ("A", "B"):
+        np.testing.assert_allclose(pooled.for_region(region).to_numpy(), _table_with_odds_ratio(1.0), rtol=0.05)
+
+
+def _groups(log_odds_ratios) -> pd.Series:
+    """1,000 seed rows per group (exact expected counts) with a1:b1 share 1/2 and these log odds ratios."""
+    tables = {}
+    for i, log_or in enumerate(log_odds_ratios):
+        tables[f"G{i}"] = pd.Series(_table_with_odds_ratio(np.exp(log_or), (50.0, 50.0), (50.0, 50.0)) * 10,
+                                    index=pd.MultiIndex.from_product([["a1", "a2"], ["b1", "b2"]], names=["a", "b"]))
+    return pd.concat(tables, names=["region"])
+
+
+def test_a_region_without_seed_rows_gets_deviations_at_the_learned_scale():
+    # Eight seed-only groups. Diverse: log odds ratios +-1, i.e. the pair's zero-sum coefficient
+    # (log OR / 2) is +-0.5, a between-group SD of 0.5 for sigma_pair to find (the HalfNormal(0.2)
+    # prior pulls it down a little). Alike: all the same, SD 0. Region C has no seed rows: its
+    # interval follows the learned scale, not the fixed prior.
+    margins = {"C": MARGINS_2X2}
+    fits = {}
+    for label, log_ors in (("diverse", [1.0, -1.0] * 4), ("alike", [0.4] * 8)):
+        fits[label] = reconstruct_joint(margins, seed=_groups(log_ors), method="bayes", seed_by="region",
+                                        random_state=18, **FAST)
+        assert fits[label].converged
+    sigma = {k: float(f.posterior.posterior["sigma_pair"].median()) for k, f in fits.items()}
+    assert 0.3 < sigma["diverse"] < 0.7 and sigma["alike"] < 0.1
+    width = {k: float(f.upper.iloc[0] - f.lower.iloc[0]) for k, f in fits.items()}
+    assert width["diverse"] > 3 * width["alike"]
+    assert any("0 of them fitted regions" in note for note in fits["diverse"].notes)
+
+
+def test_seed_by_must_name_a_seed_column():
+    with pytest.raises(InputError, match=r"the seed lacks variable\(s\) \['state'\]"):
+        reconstruct_joint(MARGINS_2X2, seed=pd.DataFrame({"a": ["a1"], "b": ["b1"]}), method="bayes", seed_by="state")
+    with pytest.raises(InputError, match=r"`seed_by` of reconstruct_joint\(method='bayes'\) must be a column name or "
+                                         r"None; got 3"):
+        reconstruct_joint(MARGINS_2X2, seed=SEED_2X2, method="bayes", seed_by=3)
+    with pytest.raises(InputError, match=r"options \['seed_by'\] are only for method='bayes'"):
+        reconstruct_joint(MARGINS_2X2, seed=SEED_2X2, method="ipf", seed_by="state")
 
 
 def test_same_random_state_same_answer():
     margins, seed = _regions()
     options = dict(seed=seed, method="bayes", sampler="advi", advi_iterations=3000, draws=100, chains=2,
                    progress=False)
-    first = reconstruct_joint(margins, random_state=5, **options)
-    again = reconstruct_joint(margins, random_state=5, **options)
-    other = reconstruct_joint(margins, random_state=6, **options)
+    with warnings.catch_warnings():
+        # 3,000 ADVI steps keep this quick but need not settle the ELBO to within 1% (its one-draw
+        # noise alone moves it about that much): reproducibility is the point here, not convergence.
+        warnings.simplefilter("ignore", DiagnosticsWarning)
+        first = reconstruct_joint(margins, random_state=5, **options)
+        again = reconstruct_joint(margins, random_state=5, **options)
+        other = reconstruct_joint(margins, random_state=6, **options)
     pd.testing.assert_series_equal(first.table, again.table)
     assert not np.allclose(first.table.to_numpy(), other.table.to_numpy())
     assert first.diagnostics.loc["ELBO", "r_hat"] == "N/A (ADVI)"

@@ -41,7 +41,7 @@ from ..errors import MappingError
 from ..errors import StructuralInfeasibilityError
 from .._ray import as_executor
 from ._ipf import ipf
-from ._joint_tables import BAYES_FUNC, encode_margins, grid_categories, seed_on_grid
+from ._joint_tables import BAYES_FUNC, encode_margins, grid_categories, grouped_seed_on_grid, margin_errors, seed_on_grid
 from ._margins import Margins
 from ._results import JointResult
 
@@ -69,6 +69,7 @@ BAYES_OPTIONS = {
     "noise": _POSITIVE,
     "moe": [InstanceOf(Mapping, name="a mapping {region: {margin key: Series}}"), None],
     "interaction_scale": _POSITIVE,
+    "seed_by": [InstanceOf(str, name="a column name"), None],
     "higher_order": InstanceOf(bool, np.bool_, name="True or False"),
     "seed_size": [_POSITIVE, None],
     "max_rhat": Interval("real", 1, None),
@@ -79,7 +80,7 @@ BAYES_OPTIONS = {
 BAYES_DEFAULTS = {
     "sampler": "nuts", "draws": 1000, "tune": 1000, "chains": 4, "target_accept": 0.95,
     "advi_iterations": 30000, "learning_rate": 0.02, "level": 0.95, "joint_draws": 1000, "noise": 0.02,
-    "moe": None, "interaction_scale": 0.2, "higher_order": True, "seed_size": None, "max_rhat": 1.01,
+    "moe": None, "interaction_scale": 0.2, "seed_by": None, "higher_order": True, "seed_size": None, "max_rhat": 1.01,
     "min_ess": 400, "on_bad_diagnostics": "warn",
 }
 
@@ -233,9 +234,19 @@ def reconstruct_joint(
             ``{region: {margin key: Series}}`` of 90% margins of error (e.g. ``CensusMargins.moe``;
             NaN entries and regions not listed use ``noise`` alone).
         ``interaction_scale``
-            HalfNormal scale of the regional two-way deviations from the seed, in log-odds-ratio
-            units (default 0.2; calibrated on the ANES held-out check, where 0.1-0.4 all covered
-            ~90%). The data cannot inform it: margins do not see interactions.
+            HalfNormal scale of ``sigma_pair``, the between-region SD of each two-way interaction
+            not covered by a published multi-way margin, in log-odds-ratio units (default 0.2,
+            chosen on ANES states outside the held-out check). Margins do not see interactions:
+            without ``seed_by`` nothing informs the regional deviations, and this prior is what
+            sets their spread.
+        ``seed_by``
+            The seed's column (or count Series index level) naming each row's region. The seed
+            rows of each region then form a group whose two-way interactions depart from the
+            national ones by ``sigma_pair * z`` with ``sigma_pair`` learned from all groups (a
+            hierarchical model of the interactions): a fitted region with its own seed rows gets
+            its own interactions, shrunk towards the national ones; one without gets deviations
+            drawn at the learned scale; groups that are not fitted regions inform the scale and the
+            national interactions. Rows must all name a region.
         ``higher_order``
             Keep the seed's three-way and higher structure (shrunk), default True.
         ``seed_size``
@@ -283,12 +294,16 @@ def reconstruct_joint(
     if unknown_extra:
         raise InputError(f"`independent_of_seed` names {unknown_extra}, which are not among the variables {list(variables)}")
     seed_variables = tuple(v for v in variables if v not in independent_of_seed)
+    seed_by = bayes_options.get("seed_by") if method == "bayes" else None
+    if seed_by is not None:  # checked here: it decides how the seed is read
+        check_param(BAYES_FUNC, "seed_by", seed_by, BAYES_OPTIONS["seed_by"])
+    group = () if seed_by is None else (seed_by,)
     seed_counts = None
     if seed is not None:
         check_param(func, "seed", seed, InstanceOf(pd.Series, pd.DataFrame, name="a joint Series or a microdata DataFrame"))
-        seed_counts = seed_table(seed, seed_variables, weights=seed_weights, mapping=mapping)
+        seed_counts = seed_table(seed, group + seed_variables, weights=seed_weights, mapping=mapping)
         if independent_of_seed:
-            seed_counts = _spread(seed_counts, first, variables, independent_of_seed)
+            seed_counts = _spread(seed_counts, first, group + variables, independent_of_seed)
 
     if method == "bayes":
         unknown = sorted(set(bayes_options) - set(BAYES_OPTIONS))
@@ -357,31 +372,6 @@ def reconstruct_joint(
     return result
 
 
-def margin_errors(table: pd.Series, margins: Margins) -> pd.DataFrame:
-    """Per margin cell: target, achieved total of ``table``, abs_error, share_error and rel_error.
-
-    rel_error = |achieved - target| / target, and for a zero target achieved / the margin's total;
-    share_error = |achieved - target| / the margin's total (the share of the population in the
-    wrong cell). Categories of the table that a margin does not list count as zero targets.
-    """
-    rows = []
-    for m in margins:
-        achieved = table.groupby(level=list(m.variables), sort=False).sum()
-        if len(m.variables) == 1:
-            achieved.index = achieved.index.get_level_values(0) if isinstance(achieved.index, pd.MultiIndex) \
-                else achieved.index
-        target = m.values.astype(float)
-        index = target.index.append(achieved.index.difference(target.index, sort=False))
-        target, achieved = target.reindex(index, fill_value=0.0), achieved.reindex(index, fill_value=0.0)
-        t, a = target.to_numpy(), achieved.to_numpy(float)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            rel = np.where(t > 0, np.abs(a - t) / t, np.abs(a) / max(t.sum(), np.finfo(float).tiny))
-        cells = [" × ".join(map(str, c if isinstance(c, tuple) else (c,))) for c in index]
-        rows.append(pd.DataFrame({"margin": m.label, "category": cells, "target": t, "achieved": a,
-                                  "abs_error": np.abs(a - t), "share_error": np.abs(a - t) / t.sum(),
-                                  "rel_error": rel}))
-    return pd.concat(rows, ignore_index=True)
-
 
 def _worst(checks: pd.DataFrame) -> str:
     row = checks.loc[checks["rel_error"].idxmax()]
@@ -398,7 +388,7 @@ def _margin_checks(per_region: list[pd.DataFrame], single: bool) -> pd.DataFrame
 def _fit_bayes(by_region: dict[str, Margins], seed_counts: pd.Series, *, variables: tuple[str, ...], smoothing: float,
                single: bool, progress, random_state, independent_of_seed: tuple[str, ...], sampler: str, draws: int,
                tune: int, chains: int, target_accept: float, advi_iterations: int, learning_rate: float, level: float,
-               joint_draws: int, noise: float, moe, interaction_scale: float, higher_order: bool, seed_size,
+               joint_draws: int, noise: float, moe, interaction_scale: float, seed_by, higher_order: bool, seed_size,
                max_rhat: float, min_ess: float, on_bad_diagnostics: str) -> JointResult:
     """Every region's joint over ``variables`` in one hierarchical fit (options checked by the caller)."""
     from . import _joint_bayes_model as model_module  # PyMC loads only when a Bayesian fit is asked for
@@ -410,13 +400,19 @@ def _fit_bayes(by_region: dict[str, Margins], seed_counts: pd.Series, *, variabl
     levels = tuple(len(c) for c in categories)
     totals = np.array([m.total for m in by_region.values()])
     margins = encode_margins(by_region, variables, categories, totals, noise, moe)
-    counts = seed_on_grid(seed_counts, grid, variables, smoothing, seed_size)
+    coords = {"region": list(regions), "variable": list(variables)}
+    seed_regions = None
+    if seed_by is None:
+        counts = seed_on_grid(seed_counts, grid, variables, smoothing, seed_size)
+    else:
+        counts, seed_regions, coords["seed_group"] = grouped_seed_on_grid(seed_counts, grid, variables, smoothing,
+                                                                          seed_size, regions)
 
     started = time.perf_counter()
     seed_axes = tuple(i for i, v in enumerate(variables) if v not in independent_of_seed)
     model, design = model_module.build_joint_model(
-        levels, margins, counts, higher_order=higher_order, seed_axes=seed_axes,
-        coords={"region": list(regions), "variable": list(variables)})
+        levels, margins, counts, higher_order=higher_order, seed_axes=seed_axes, coords=coords,
+        grouped=seed_by is not None, interaction_scale=interaction_scale)
     show = bool(progress) if progress is not None else len(by_region) > 5
     # One BLAS thread per process: the matrices are small, and with the chains forked on
     # every core (PyMC does not limit forked workers' BLAS threads) two threads per chain
@@ -429,7 +425,8 @@ def _fit_bayes(by_region: dict[str, Margins], seed_counts: pd.Series, *, variabl
             idata, losses = model_module.fit_advi(model, rng, draws * chains, advi_iterations, learning_rate, show)
         logger.debug("%s: %s fit done after %.1fs", BAYES_FUNC, sampler, time.perf_counter() - started)
         share, ipf_error = model_module.add_joint_group(idata, model, design, levels, [m.axes for m in margins],
-                                                        grid, interaction_scale, joint_draws, rng)
+                                                        grid, interaction_scale, joint_draws, rng,
+                                                        seed_regions=seed_regions)
     logger.debug("%s: joint tables of %d draws after %.1fs", BAYES_FUNC, len(share), time.perf_counter() - started)
     if sampler == "nuts":
         derived = idata.joint.drop_vars(["sigma_pair", "z_pair"], errors="ignore")
@@ -456,7 +453,8 @@ def _fit_bayes(by_region: dict[str, Margins], seed_counts: pd.Series, *, variabl
         ok = False
     notes = _bayes_notes(sampler=sampler, level=level, noise=noise, moe=moe, seed_size=counts.sum(),
                          interaction_scale=interaction_scale, independent_of_seed=independent_of_seed,
-                         ipf_error=ipf_error, smoothing=smoothing)
+                         ipf_error=ipf_error, smoothing=smoothing,
+                         learned=None if seed_by is None else (seed_by, seed_regions, idata.posterior["sigma_pair"]))
     result = JointResult(
         table=pd.Series(mean.ravel(), index=index, name="count"), method="bayes", regions=regions,
         variables=tuple(variables), converged=ok, max_margin_error=float(checks["rel_error"].max()),
@@ -490,14 +488,24 @@ def _bayes_missed_margins(mean_share: np.ndarray, margins, levels, regions) -> l
 
 
 def _bayes_notes(*, sampler, level, noise, moe, seed_size, interaction_scale, independent_of_seed, ipf_error,
-                 smoothing) -> tuple[str, ...]:
+                 smoothing, learned) -> tuple[str, ...]:
     notes = [
         f"bayes ({sampler}): posterior mean counts with {level:.0%} equal-tailed credible intervals; margins are "
         f"treated as noisy (relative SD {noise:g}{' plus the given MOEs' if moe is not None else ''}), so the "
         "posterior mean departs from them by up to about that much (IPF matches them exactly)",
-        f"seed used as multinomial data of effective size {seed_size:,.0f}; regional two-way deviations "
-        f"have prior scale HalfNormal({interaction_scale:g}) where no multi-way margin informs them",
     ]
+    if learned is None:
+        notes.append(f"seed used as multinomial data of effective size {seed_size:,.0f}, pooled nationally; regional "
+                     f"two-way deviations are prior draws at scale HalfNormal({interaction_scale:g}) where no "
+                     "multi-way margin informs them (pass seed_by= to learn them from regional seed rows)")
+    else:
+        seed_by, regions, sigma = learned
+        median = sigma.median(dim=("chain", "draw")).to_numpy()
+        notes.append(f"seed used as multinomial data of effective size {seed_size:,.0f} in {len(regions)} groups by "
+                     f"{seed_by!r}, {int((regions >= 0).sum())} of them fitted regions; regional two-way interactions "
+                     f"learned: between-region SD sigma_pair (prior HalfNormal({interaction_scale:g})) has posterior "
+                     f"median {median.min():.2g}-{median.max():.2g} across pairs; fitted regions without seed rows "
+                     "draw their deviations at that scale")
     if sampler == "advi":
         notes.append("ADVI (mean-field): its intervals ran ~7% narrower than NUTS's in the benchmark; R-hat/ESS "
                      "do not apply; use sampler='nuts' where the intervals matter")

@@ -72,9 +72,7 @@ import warnings
 from dataclasses import replace
 from pathlib import Path
 
-import arviz as az
 import numpy as np
-import pandas as pd
 import pymc as pm
 import pytensor
 import pytensor.tensor as pt
@@ -83,6 +81,7 @@ from scipy.special import softmax
 
 from .._random import derive_seed
 from ._ipf_kernels import ipf_dense
+from ._joint_bayes_diagnostics import ELBO_TOL, advi_diagnostics, nuts_diagnostics
 from ._joint_tables import (
     EncodedMargin,
     JointDesign,
@@ -97,12 +96,6 @@ from ._joint_tables import (
 __all__ = ["build_joint_model", "sample_nuts", "fit_advi", "add_joint_group", "nuts_diagnostics",
            "advi_diagnostics", "link_blas", "ELBO_TOL"]
 
-#: ADVI counts as converged when its last tenth of iterations lowered the loss (negative ELBO)
-#: by at most this share of the total decrease since the first tenth (a scale-free test:
-#: the raw loss is dominated by constants such as the seed's multinomial likelihood).
-ELBO_TOL = 0.01
-#: Derived tables are reported on at most this many evenly spaced cells (R-hat/ESS cost).
-MAX_REPORTED_CELLS = 20_000
 #: With fewer regions the between-region scale of the margins cannot be estimated: their
 #: margin terms get fixed weakly-informative priors instead of pooled ones.
 MIN_POOLED_REGIONS = 3
@@ -118,13 +111,19 @@ def build_joint_model(
     higher_order: bool = True,
     seed_axes: tuple[int, ...] | None = None,
     coords: dict | None = None,
+    grouped: bool = False,
+    interaction_scale: float = 0.2,
 ) -> tuple[pm.Model, JointDesign]:
-    """Blocks 1 and 2 over the full grid of ``levels`` categories (C order, last variable fastest).
+    """Blocks 1 and 2 (and with ``grouped`` block 3) over the full grid of ``levels`` categories
+    (C order, last variable fastest).
 
-    ``seed_counts`` (cells,) are the seed's (effective) counts on the same grid. ``seed_axes``:
-    the variables the seed really holds (default all); only its margin over them is used,
-    and the returned design's ``higher`` columns are the seed grid's, lifted to the full grid.
-    ``coords`` may name the dims ``region`` and ``variable`` (labels only).
+    ``seed_counts`` (cells,) are the seed's (effective) counts on the same grid; with ``grouped``,
+    (groups x cells), one row per seed group (the seed rows of one region), and every group's
+    two-way interactions depart from the national ones by ``sigma_pair * z_seed[group]`` with
+    ``sigma_pair ~ HalfNormal(interaction_scale)`` learned. ``seed_axes``: the variables the seed
+    really holds (default all); only its margin over them is used, and the returned design's
+    ``higher`` columns are the seed grid's, lifted to the full grid. ``coords`` may name the dims
+    ``region``, ``variable`` and ``seed_group`` (labels only).
     """
     seed_axes = tuple(range(len(levels))) if seed_axes is None else tuple(sorted(seed_axes))
     full_seed = len(seed_axes) == len(levels)
@@ -141,6 +140,9 @@ def build_joint_model(
             np.flatnonzero(design.pair_block == pair_index[(seed_axes[i], seed_axes[j])])
             for i, j in seed_design.pair_axes])
         design = replace(design, higher=lift @ seed_design.higher)
+    seed_pairs = np.array([design.pair_axes.index(tuple(seed_axes[a] for a in axes)) for axes in seed_design.pair_axes],
+                          dtype=int)
+    design = replace(design, seed_pairs=seed_pairs, seed_pair_cols=seed_pair_cols)
     n_regions = margins[0].observed.shape[0]
     aggregate = np.hstack([cell_to_margin(levels, m.axes) for m in margins])
     observed = np.hstack([m.observed for m in margins])
@@ -163,8 +165,13 @@ def build_joint_model(
     # Shift seed_main with the pair terms so the seed's margins stay put when they move
     # (first-order orthogonalisation): removes the seed_main / pair_national correlation.
     rest = np.hstack([seed_design.pairs, seed_design.higher])
-    seed_shift = weighted_projection(seed_design.main, (seed_counts + 0.5) / (seed_counts + 0.5).sum()) @ rest
+    if not grouped:
+        seed_shift = weighted_projection(seed_design.main, (seed_counts + 0.5) / (seed_counts + 0.5).sum()) @ rest
     dims["seed_main_coef"] = labels([variables[a] for a in seed_axes], seed_design.main_block)
+    if grouped:
+        dims.setdefault("seed_group", np.arange(seed_counts.shape[0]))
+        dims["seed_pair"] = [pair_names[p] for p in seed_pairs]
+        dims["seed_pair_coef"] = labels(dims["seed_pair"], seed_design.pair_block)
 
     terms = np.hstack([design.main, design.joint])
     n_main = design.main.shape[1]
@@ -203,14 +210,75 @@ def build_joint_model(
         fitted = pt.dot(pt.special.softmax(eta, axis=-1), aggregate)
         pm.Normal("margins", mu=fitted[seen], sigma=sd[seen], observed=observed[seen])
 
-        seed_main = pm.Normal("seed_main", 0.0, 3.0, dims="seed_main_coef")
         national = pm.Normal("pair_national", 0.0, 1.0, dims="pair_coef")[seed_pair_cols]
         if design.higher.shape[1]:
             tau = pm.Gamma("tau_higher", alpha=2.0, beta=10.0)
             national = pt.concatenate([national, tau * pm.Normal("z_higher", 0.0, 1.0, shape=design.higher.shape[1])])
-        seed_eta = pt.dot(seed_design.main, seed_main - pt.dot(seed_shift, national)) + pt.dot(rest, national)
-        pm.Potential("seed_likelihood", pt.sum(seed_counts * pt.special.log_softmax(seed_eta)))
+        if grouped:
+            _grouped_seed_likelihood(model, seed_design, rest, national, seed_counts, interaction_scale)
+        else:
+            seed_main = pm.Normal("seed_main", 0.0, 3.0, dims="seed_main_coef")
+            seed_eta = pt.dot(seed_design.main, seed_main - pt.dot(seed_shift, national)) + pt.dot(rest, national)
+            pm.Potential("seed_likelihood", pt.sum(seed_counts * pt.special.log_softmax(seed_eta)))
     return model, design
+
+
+def _grouped_seed_likelihood(model, seed_design: JointDesign, rest: np.ndarray, national, counts: np.ndarray,
+                             interaction_scale: float) -> None:
+    """Block 3, learned: seed group g's rows are a multinomial draw from a table with its own main
+    effects (nuisance: the census margins are the evidence on those) and the two-way interactions
+    ``national + sigma_pair[pair] * z_seed[g]`` on every pair, plus the shared higher-order terms.
+
+    ``sigma_pair ~ HalfNormal(interaction_scale)``, the between-region SD of each pair's
+    interactions, is learned from the groups. Partially non-centred (:func:`centred_groups`): a
+    group whose rows say little next to the spread between groups is sampled as ``z ~ Normal(0, 1)``
+    (``z_group``; centring it would funnel), one whose rows pin its interactions as its own
+    interactions ``pair_group ~ Normal(national, sigma_pair)`` (non-centring it would tie ``z``,
+    ``sigma_pair`` and the national terms into a ridge); ``z_seed`` is reported for every group. Each group's
+    main effects are shifted with its interactions (first-order orthogonalisation, as the
+    national seed's are) so that the two do not move together.
+    """
+    n_groups, n_pair_cols = counts.shape[0], seed_design.pairs.shape[1]
+    sigma = pm.HalfNormal("sigma_pair", interaction_scale, dims="seed_pair")[seed_design.pair_block]
+    rich = centred_groups(seed_design.pairs, counts)
+    deviation = pt.zeros((n_groups, n_pair_cols))
+    groups = np.asarray(model.coords["seed_group"])
+    if (~rich).any():
+        model.add_coord("seed_group_few", groups[~rich])
+        z = pm.Normal("z_group", 0.0, 1.0, dims=("seed_group_few", "seed_pair_coef"))
+        deviation = pt.set_subtensor(deviation[np.flatnonzero(~rich)], sigma * z)
+    if rich.any():
+        model.add_coord("seed_group_many", groups[rich])
+        own = pm.Normal("pair_group", national[None, :n_pair_cols], sigma, dims=("seed_group_many", "seed_pair_coef"))
+        deviation = pt.set_subtensor(deviation[np.flatnonzero(rich)], own - national[None, :n_pair_cols])
+    pm.Deterministic("z_seed", deviation / sigma, dims=("seed_group", "seed_pair_coef"))
+    interactions = national[None, :] + pt.concatenate(
+        [deviation, pt.zeros((n_groups, rest.shape[1] - n_pair_cols))], axis=1)
+    shares = (counts + 0.5) / (counts + 0.5).sum(axis=1, keepdims=True)
+    shift = np.stack([weighted_projection(seed_design.main, p) @ rest for p in shares])  # groups x main x rest
+    main = pm.Normal("seed_main", 0.0, 3.0, dims=("seed_group", "seed_main_coef"))
+    main = main - (shift * interactions[:, None, :]).sum(axis=-1)
+    eta = pt.dot(main, seed_design.main.T) + pt.dot(interactions, rest.T)
+    pm.Potential("seed_likelihood", pt.sum(counts * pt.special.log_softmax(eta, axis=-1)))
+
+
+def centred_groups(pairs: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Which seed groups to sample centred (the model is the same either way; only NUTS's geometry
+    changes): those whose own estimates of the pair coefficients vary less, by their sampling
+    variance, than the groups' estimates vary between them (method of moments; centre where the
+    data dominate the hierarchical prior, Papaspiliopoulos, Roberts and Sköld 2007).
+
+    Estimates: the pair coefficients of each group's log shares (counts + 1/2), with the delta-
+    method variance sum_c proj^2 / (count + 1/2).
+    """
+    projection = np.linalg.pinv(pairs)  # pair coefficients x cells
+    smoothed = counts + 0.5
+    estimates = np.log(smoothed / smoothed.sum(axis=1, keepdims=True)) @ projection.T
+    sampling = (1.0 / smoothed) @ (projection**2).T
+    if len(counts) < 2:
+        return np.zeros(len(counts), dtype=bool)
+    between = np.maximum(np.var(estimates, axis=0, ddof=1) - sampling.mean(axis=0), 0.0)
+    return sampling.mean(axis=1) < between.mean()
 
 
 def margin_estimates(levels, margins: list[EncodedMargin], terms: np.ndarray, term_axes) -> np.ndarray:
@@ -278,9 +346,14 @@ def sample_nuts(model, rng, *, draws: int, tune: int, chains: int, target_accept
         )
 
 
-def add_joint_group(idata, model, design, levels, margin_axes, grid, interaction_scale, joint_draws, rng):
+def add_joint_group(idata, model, design, levels, margin_axes, grid, interaction_scale, joint_draws, rng,
+                    seed_regions=None):
     """Group ``joint`` of ``idata``: for ``joint_draws`` evenly thinned posterior draws, the regional
-    deviations (exact prior draws) and every region's joint shares (``share``)."""
+    deviations and every region's joint shares (``share``).
+
+    ``seed_regions``: for a grouped seed, each group's region index (-1: outside the fit). The
+    deviations are then the posterior draws of block 3 where a region has its own seed rows, and
+    draws at the learned ``sigma_pair`` elsewhere; without it, exact prior draws."""
     posterior, coords = idata.posterior, model.coords
     n_chains, n_regions = posterior.sizes["chain"], posterior.sizes["region"]
     per_chain = min(posterior.sizes["draw"], -(-joint_draws // n_chains))
@@ -291,7 +364,9 @@ def add_joint_group(idata, model, design, levels, margin_axes, grid, interaction
     group = xr.Dataset(coords={"chain": kept["chain"], "draw": kept["draw"], "region": kept["region"],
                                "cell": [" | ".join(map(str, cell)) for cell in grid]})
     if design.free.any():
-        deviations = deviation_draws(design, n_samples, n_regions, interaction_scale, rng)
+        learned = None if seed_regions is None else {
+            "sigma_pair": draws["sigma_pair"], "z_seed": draws["z_seed"], "regions": seed_regions}
+        deviations = deviation_draws(design, n_samples, n_regions, interaction_scale, rng, learned=learned)
         draws.update(deviations)
         group["sigma_pair"] = (("chain", "draw", "free_pair"), deviations["sigma_pair"].reshape(n_chains, n_draws, -1))
         group["z_pair"] = (("chain", "draw", "region", "free_pair_coef"),
@@ -372,104 +447,3 @@ def link_blas() -> None:
 
 
 link_blas()
-
-
-# -- convergence diagnostics ---------------------------------------------
-def nuts_diagnostics(idata, *, max_rhat: float, min_ess: float, extra=None) -> tuple[pd.DataFrame, bool, list[str]]:
-    """Per parameter group: largest split R-hat, smallest bulk and tail ESS; plus divergences.
-
-    Row ``(all)`` aggregates the sampled groups and holds the number of divergent transitions;
-    only those gate ``ok``. ``extra``: a Dataset of derived (chain, draw) quantities, e.g. the
-    joint tables on a thinned set of draws, reported but not gated: they are functions of the
-    sampled parameters, and the largest of tens of thousands of R-hats from a thinned set
-    exceeds 1.01 by chance alone.
-    """
-    rows, reported = {}, []
-    for dataset in (idata.posterior, extra):
-        if dataset is None:
-            continue
-        if dataset is extra:
-            reported = list(dataset.data_vars)
-            dataset = _subsample(dataset)
-        rhat = az.rhat(dataset)
-        bulk = az.ess(dataset, method="bulk")
-        tail = az.ess(dataset, method="tail")
-        for name in dataset.data_vars:
-            if dataset[name].size == 0:
-                continue
-            r_value, r_at = _extreme(rhat[name], np.nanargmax)
-            b_value, b_at = _extreme(bulk[name], np.nanargmin)
-            t_value, t_at = _extreme(tail[name], np.nanargmin)
-            rows[name] = {"size": int(np.prod(dataset[name].shape[2:])), "r_hat_max": r_value, "r_hat_at": r_at,
-                          "ess_bulk_min": b_value, "ess_bulk_at": b_at, "ess_tail_min": t_value, "ess_tail_at": t_at}
-    table = pd.DataFrame.from_dict(rows, orient="index")
-    sampled = table.drop(index=reported)
-    divergences = int(np.asarray(idata.sample_stats["diverging"]).sum())
-    overall = {"size": int(sampled["size"].sum()), "r_hat_max": sampled["r_hat_max"].max(),
-               "ess_bulk_min": sampled["ess_bulk_min"].min(), "ess_tail_min": sampled["ess_tail_min"].min()}
-    for column in ("r_hat_at", "ess_bulk_at", "ess_tail_at"):
-        value = column.replace("_at", "_max" if column.startswith("r_hat") else "_min")
-        worst = sampled[value].idxmax() if column.startswith("r_hat") else sampled[value].idxmin()
-        overall[column] = sampled.loc[worst, column]
-    table["ok"] = (table["r_hat_max"] <= max_rhat) & (table[["ess_bulk_min", "ess_tail_min"]].min(axis=1) >= min_ess)
-    table["ok"] = table["ok"].astype(object)
-    table.loc[reported, "ok"] = "not gated"
-    overall["ok"] = bool(table.loc[sampled.index, "ok"].all()) and divergences == 0
-    table = pd.concat([pd.DataFrame(overall, index=["(all sampled)"]), table])
-    table.insert(len(table.columns) - 1, "divergences", np.nan)
-    table.loc["(all sampled)", "divergences"] = divergences
-    table.index.name = "parameter"
-
-    problems = []
-    groups = table.loc[sampled.index]
-    for _, row in groups[groups["r_hat_max"] > max_rhat].sort_values("r_hat_max", ascending=False).iterrows():
-        problems.append(f"R-hat of {row['r_hat_at']} = {row['r_hat_max']:.3f} > max_rhat={max_rhat:g}")
-    for kind in ("bulk", "tail"):
-        column = f"ess_{kind}_min"
-        for _, row in groups[groups[column] < min_ess].sort_values(column).iterrows():
-            problems.append(f"{kind} ESS of {row[f'ess_{kind}_at']} = {row[column]:.0f} < min_ess={min_ess:g}")
-    if divergences:
-        problems.append(f"{divergences} divergent transition(s) after tuning")
-    return table, not problems, problems
-
-
-def _subsample(dataset, limit: int = MAX_REPORTED_CELLS):
-    """At most ``limit`` evenly spaced elements of each (chain, draw, ...) variable."""
-    out = {}
-    for name, values in dataset.data_vars.items():
-        if values.ndim > 2 and np.prod(values.shape[2:]) > limit:
-            values = values.stack(element=values.dims[2:])
-            values = values.isel(element=np.linspace(0, values.sizes["element"] - 1, limit).astype(int))
-        out[name] = values
-    return xr.Dataset(out)
-
-
-def _extreme(values, pick) -> tuple[float, str]:
-    """The extreme value of a diagnostic and the parameter element it belongs to, as ``name[label, ...]``."""
-    array = np.asarray(values, dtype=float)
-    if array.ndim == 0 or np.isnan(array).all():
-        return float(np.nanmax(array, initial=np.nan)) if array.size else np.nan, str(values.name)
-    at = np.unravel_index(pick(array), array.shape)
-    where = ", ".join(str(values[dim].values[i]) for dim, i in zip(values.dims, at))
-    return float(array[at]), f"{values.name}[{where}]"
-
-
-def advi_diagnostics(losses: np.ndarray, iterations: int) -> tuple[pd.DataFrame, bool, list[str]]:
-    """ELBO convergence of mean-field ADVI (R-hat and ESS are not defined for it)."""
-    window = max(len(losses) // 10, 1)
-    first, before, last = (float(np.mean(losses[i * window:(i + 1) * window])) if i >= 0 else np.nan
-                           for i in (0, len(losses) // window - 2, len(losses) // window - 1))
-    decrease = first - last
-    share = (before - last) / decrease if decrease > 0 else np.nan
-    ok = bool(np.isfinite(share) and abs(share) <= ELBO_TOL)
-    table = pd.DataFrame(
-        {"iterations": [len(losses)], "loss_first_10pct": [first], "loss_last_10pct": [last],
-         "last_10pct_share_of_decrease": [share], "tolerance": [ELBO_TOL],
-         "r_hat": ["N/A (ADVI)"], "ess": ["N/A (ADVI)"], "ok": [ok]},
-        index=pd.Index(["ELBO"], name="parameter"),
-    )
-    problems = [] if ok else [
-        f"the ADVI loss still moved by {share:.1%} of its total decrease over the last tenth of {len(losses)} "
-        f"iterations (tolerance {ELBO_TOL:.0%})"
-    ]
-    return table, ok, problems

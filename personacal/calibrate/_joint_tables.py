@@ -24,7 +24,7 @@ from ._margins import Margins
 
 __all__ = [
     "EncodedMargin", "JointDesign", "joint_design", "cell_to_margin", "weighted_projection", "labels",
-    "grid_categories", "encode_margins", "seed_on_grid", "deviation_draws", "posterior_shares", "margin_errors",
+    "grid_categories", "encode_margins", "seed_on_grid", "grouped_seed_on_grid", "deviation_draws", "posterior_shares", "margin_errors",
     "BAYES_FUNC",
 ]
 
@@ -63,6 +63,8 @@ class JointDesign:
     joint_block: np.ndarray  # index into joint_axes
     joint_axes: tuple[tuple[int, ...], ...]
     free: np.ndarray  # bool per pair column: no published margin covers its pair
+    seed_pairs: np.ndarray | None = None  # the pairs (index into pair_axes) the seed's variables form
+    seed_pair_cols: np.ndarray | None = None  # each seed-grid pair column's column in ``pairs``
 
 
 def one_hot(codes: np.ndarray, size: int) -> np.ndarray:
@@ -190,6 +192,21 @@ def _region_moe(moe, region, margin):
     return given
 
 
+def grouped_seed_on_grid(seed: pd.Series, grid: pd.MultiIndex, variables, smoothing: float, seed_size,
+                         regions) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """The seed's counts per group (its first index level, e.g. state) on the grid: (groups x cells),
+    each group as :func:`seed_on_grid` does a whole seed, with ``seed_size`` (when given) shared
+    in proportion to the groups' counts; each group's position in ``regions`` (-1 where the group
+    is not a fitted region); and the group labels."""
+    keys = seed.index.get_level_values(0)
+    groups = list(pd.unique(keys))
+    counts = np.vstack([seed_on_grid(seed[keys == g].droplevel(0), grid, variables, smoothing, None) for g in groups])
+    if seed_size is not None:
+        counts *= seed_size / counts.sum()
+    labels_ = [str(g) for g in groups]
+    return counts, np.array([regions.index(g) if g in regions else -1 for g in labels_], dtype=int), labels_
+
+
 def seed_on_grid(seed: pd.Series, grid: pd.MultiIndex, variables, smoothing: float, seed_size) -> np.ndarray:
     """The seed's counts on the grid, mixed with ``smoothing`` of its own independence table
     and rescaled to ``seed_size`` (its effective sample size) when given."""
@@ -217,12 +234,33 @@ def seed_on_grid(seed: pd.Series, grid: pd.MultiIndex, variables, smoothing: flo
 
 # -- outputs: joint tables --------------------------------------------------
 def deviation_draws(design: JointDesign, n_samples: int, n_regions: int, interaction_scale: float,
-                    rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """Exact posterior draws of block 3: no data touch it, so its posterior is its prior
-    (``sigma_pair ~ HalfNormal(interaction_scale)`` per free pair, ``z_pair ~ Normal(0, 1)``)."""
-    n_pairs = len(np.unique(design.pair_block[design.free]))
-    return {"sigma_pair": np.abs(rng.normal(0.0, interaction_scale, size=(n_samples, n_pairs))),
-            "z_pair": rng.normal(size=(n_samples, n_regions, int(design.free.sum())))}
+                    rng: np.random.Generator, *, learned: dict | None = None) -> dict[str, np.ndarray]:
+    """Posterior draws of block 3 on the free pairs (those no published margin covers).
+
+    Without ``learned`` no data touch them, so their posterior is their prior, drawn exactly:
+    ``sigma_pair ~ HalfNormal(interaction_scale)`` per free pair, ``z_pair ~ Normal(0, 1)``.
+    ``learned`` holds posterior draws of the grouped seed model, ``sigma_pair`` (samples x seed
+    pairs), ``z_seed`` (samples x groups x seed pair columns) and ``regions`` (each group's region,
+    -1 outside the fit). They replace the prior draws where the seed informs them: a region with
+    its own seed rows takes its group's z, one without keeps a fresh z at the learned scale (its
+    posterior predictive), and a pair the seed does not hold keeps the prior.
+    """
+    free_pairs = np.unique(design.pair_block[design.free])
+    sigma = np.abs(rng.normal(0.0, interaction_scale, size=(n_samples, len(free_pairs))))
+    z = rng.normal(size=(n_samples, n_regions, int(design.free.sum())))
+    if learned is not None:
+        seed_pair = {int(p): k for k, p in enumerate(design.seed_pairs)}
+        for i, pair in enumerate(free_pairs):
+            if int(pair) in seed_pair:
+                sigma[:, i] = learned["sigma_pair"][:, seed_pair[int(pair)]]
+        seed_col = {int(c): k for k, c in enumerate(design.seed_pair_cols)}
+        free_cols = np.flatnonzero(design.free)
+        held = np.array([int(c) in seed_col for c in free_cols], dtype=bool)
+        source = np.array([seed_col[int(c)] for c in free_cols[held]], dtype=int)
+        for group, region in enumerate(learned["regions"]):
+            if region >= 0:
+                z[:, region, held] = learned["z_seed"][:, group, source]
+    return {"sigma_pair": sigma, "z_pair": z}
 
 
 def posterior_shares(design: JointDesign, levels, margin_axes, draws: dict[str, np.ndarray], *,
@@ -274,20 +312,26 @@ def posterior_shares(design: JointDesign, levels, margin_axes, draws: dict[str, 
 
 
 def margin_errors(table: pd.Series, margins: Margins) -> pd.DataFrame:
-    """Per margin cell: target, achieved total of ``table`` and relative error.
+    """Per margin cell: target, achieved total of ``table``, abs_error, share_error and rel_error.
 
-    Every method reports it: IPF meets the margins (to ``tol``), the independence table misses
-    the multi-way ones by design, and the Bayesian posterior mean misses them by about the
-    margins' assumed noise.
+    rel_error = |achieved - target| / target, and for a zero target achieved / the margin's total;
+    share_error = |achieved - target| / the margin's total (the share of the population in the
+    wrong cell). Categories of the table that a margin does not list count as zero targets.
     """
     rows = []
     for m in margins:
         achieved = table.groupby(level=list(m.variables), sort=False).sum()
-        target = m.values
-        achieved = achieved.reindex(target.index).fillna(0.0)
+        if len(m.variables) == 1:
+            achieved.index = achieved.index.get_level_values(0) if isinstance(achieved.index, pd.MultiIndex) \
+                else achieved.index
+        target = m.values.astype(float)
+        index = target.index.append(achieved.index.difference(target.index, sort=False))
+        target, achieved = target.reindex(index, fill_value=0.0), achieved.reindex(index, fill_value=0.0)
+        t, a = target.to_numpy(), achieved.to_numpy(float)
         with np.errstate(divide="ignore", invalid="ignore"):
-            rel = np.where(target > 0, np.abs(achieved - target) / target, 0.0)
-        cells = [" × ".join(map(str, c if isinstance(c, tuple) else (c,))) for c in target.index]
-        rows.append(pd.DataFrame({"margin": m.label, "category": cells, "target": target.to_numpy(),
-                                  "achieved": achieved.to_numpy(), "rel_error": rel}))
+            rel = np.where(t > 0, np.abs(a - t) / t, np.abs(a) / max(t.sum(), np.finfo(float).tiny))
+        cells = [" × ".join(map(str, c if isinstance(c, tuple) else (c,))) for c in index]
+        rows.append(pd.DataFrame({"margin": m.label, "category": cells, "target": t, "achieved": a,
+                                  "abs_error": np.abs(a - t), "share_error": np.abs(a - t) / t.sum(),
+                                  "rel_error": rel}))
     return pd.concat(rows, ignore_index=True)

@@ -16,7 +16,9 @@ also halved while it does not reduce the (target-scaled) misfit: plain Newton
 on exp() overshoots and diverges when the design weights are far from the
 targets' scale, which R avoids only by its ad-hoc rescaling. The converged g is
 the unique minimiser of the calibration distance, so the safeguard changes the
-path, never the answer.
+path, never the answer. When none of ``MAX_HALVINGS`` halvings lowers the misfit,
+the iteration stops at the last iterate that did (``g`` and the reported error
+belong to it) with the error above ``tol``: the callers report non-convergence.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from ._ipf_kernels import relative_errors
 
 __all__ = ["CALIBRATION_FUNCTIONS", "newton_calibrate"]
 
-#: Most halvings of one Newton step before it is taken anyway.
+#: Most halvings of one Newton step; when none lowers the misfit the iteration stops.
 MAX_HALVINGS = 40
 
 
@@ -110,6 +112,13 @@ def newton_calibrate(
             if np.isfinite(merit_new) and np.all(np.isfinite(deriv_new)) and merit_new < merit:
                 break
             step = step / 2
+        else:
+            # No step length lowered the misfit (every try overflowed, or the step points uphill
+            # where T is near singular): keep the last good iterate, whose g and error agree,
+            # and stop; further iterations would compute the same step. The caller sees
+            # max_error > tol and applies its on_nonconvergence policy.
+            history.append(max_error)
+            break
         eta, g, deriv, merit = eta + step, g_new, deriv_new, merit_new
         max_error = float(np.max(relative_errors(x.T @ (d * g), totals, population), initial=0.0))
         history.append(max_error)

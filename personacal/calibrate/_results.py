@@ -311,12 +311,12 @@ class RegionalResult:
 
     def region_table(self) -> pd.DataFrame:
         """One row per region: rows, convergence, iterations, error and the weight facts of
-        :func:`weight_diagnostics` (ess, design_effect, weight_ratio)."""
+        :func:`weight_diagnostics` (ess, ess_ratio, design_effect, weight_ratio)."""
         rows = []
         for region, r in self.results.items():
             facts = weight_diagnostics(r.weights.to_numpy())
             rows.append({"region": region, "rows": facts["rows"], "converged": r.converged, "iterations": r.n_iter,
-                         "max_rel_error": r.max_margin_error, "ess": facts["ess"],
+                         "max_rel_error": r.max_margin_error, "ess": facts["ess"], "ess_ratio": facts["ess_ratio"],
                          "design_effect": facts["design_effect"], "weight_ratio": facts["weight_ratio"]})
         return pd.DataFrame(rows).set_index("region")
 

@@ -89,7 +89,7 @@ class Comparison:
     version (``"raw"``/``"calibrated"``); a tier that one version lacks has
     no entry. ``composition`` maps versions to :class:`CompositionResult`;
     ``weight_diagnostics`` has one row per (tier, region): rows, ess,
-    ess_ratio (ESS / n), design_effect, weight_ratio (max/min weight).
+    ess_ratio (ESS per unit with weight ≠ 0, = 1 / design_effect), design_effect, weight_ratio (max/min weight).
     ``kind="composition"`` compares persona pools only (no ``results``).
     ``level`` is the confidence level of the bootstrap intervals (``n_boot``
     replicates; 0: none) and ``interval_method`` how they are read off the

@@ -218,7 +218,7 @@ def _weights(comparison) -> Figure:
     ratios = table["weight_ratio"].to_numpy(float)
     # A log axis only pays when the ratios span a decade; within one it shows a single tick.
     log_ratio = bool(np.isfinite(ratios).any() and np.nanmax(ratios) > 10)
-    panels = (("ess_ratio", "ESS / n (Kish; 1 = no loss)", (None, 1.0), 0.2),
+    panels = (("ess_ratio", "ESS / weighted n (Kish; 1 = no loss)", (None, 1.0), 0.2),
               ("design_effect", "Design effect, 1 + CV² of weights", (1.0, None), 0.2),
               ("weight_ratio", "Max / min weight" + (" (log scale)" if log_ratio else ""), (1.0, None), 1.0))
     for ax, (column, label, (low, high), min_span) in zip(axes, panels):

@@ -20,10 +20,11 @@ from ._tidy import as_frame, per_unit_values, require_columns, require_complete,
 __all__ = ["FACTS", "DIAGNOSTIC_COLUMNS", "weight_facts", "weight_table", "fact_labels", "unit_weight_table",
            "diagnostics_table"]
 
-#: The facts evaluate's weight tables carry, in column order (keys of ``weight_diagnostics``).
-FACTS = ("rows", "ess", "design_effect", "weight_ratio")
-#: Columns of a weight-diagnostics table after ``tier`` and ``region`` (``ess_ratio`` = ESS / rows).
-DIAGNOSTIC_COLUMNS = ("rows", "ess", "ess_ratio", "design_effect", "weight_ratio")
+#: The facts evaluate's weight tables carry, in column order (keys of ``weight_diagnostics``;
+#: ``ess_ratio`` = ESS per unit with weight ≠ 0 = 1 / design_effect).
+FACTS = ("rows", "ess", "ess_ratio", "design_effect", "weight_ratio")
+#: Columns of a weight-diagnostics table after ``tier`` and ``region``.
+DIAGNOSTIC_COLUMNS = FACTS
 _DIAGNOSTICS = InstanceOf(RegionalResult, WeightingResult, pd.DataFrame,
                           name="a RegionalResult, a WeightingResult or a DataFrame")
 
@@ -56,6 +57,7 @@ def fact_labels(keys: Sequence[str] = FACTS) -> dict[str, str]:
 
 
 def _with_ess_ratio(table: pd.DataFrame) -> pd.DataFrame:
+    """A user's table with ``ess`` and ``rows`` but no ``ess_ratio``: ESS / rows (their own count)."""
     if "ess_ratio" not in table.columns and {"ess", "rows"} <= set(table.columns):
         table = table.assign(ess_ratio=table["ess"] / table["rows"])
     return table
