@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Create one venv per peer library for benchmarks/bench_raking.py (not part of CI).
+# Create one venv per peer library for benchmarks/bench_raking.py and bench_survey.py (not part of CI).
 #
 #   bash benchmarks/setup_peers.sh            # -> /work/bench-venvs/<name>
 #   BENCH_VENVS=/some/dir bash benchmarks/setup_peers.sh
@@ -12,6 +12,8 @@
 #   ipfn        1.4.4   numpy 2.4.6, pandas 3.1.1, pyarrow 26.0.1
 #   svy         0.35.0  svy_rs 0.19.1, polars 2.1.0, numpy 2.4.6, pyarrow 26.0.1
 #   humanleague 2.4.3   numpy 2.4.6, pandas 3.1.1, pyarrow 26.0.1  (newest with a cp311 wheel here)
+#   samplics    0.6.1   numpy 2.4.6, pandas 3.1.2, polars 2.2.0  (its __version__ says 0.6.0; archived upstream;
+#               bench_survey.py only: `setup_peers.sh svy samplics`)
 # personacal and the numpy baselines run in the project's dev venv (/work/venv-core).
 set -euo pipefail
 

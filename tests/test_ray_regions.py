@@ -139,3 +139,17 @@ def test_margins_fixture_is_what_the_regions_say(regions):
     sample, margins = regions
     assert sorted(margins) == sorted(sample["region"].unique()) and len(margins) == N_REGIONS
     assert all(isinstance(m, Margins) and m.name == r for r, m in margins.items())
+
+
+def test_unit_level_calibration_by_region_on_ray_is_identical(ray_cluster, regions):
+    """Numeric totals, trim= and bounds_on= (issue 10) travel to the Ray tasks and give the serial result."""
+    sample, margins = regions
+    totals = pd.Series({r: m.total for r, m in margins.items()})
+    sample = sample.assign(d=sample["d"] * sample["region"].map(totals) / sample.groupby("region")["d"].transform("sum"),
+                           income=np.random.default_rng(11).lognormal(10.0, 0.5, len(sample)))
+    design_income = (sample["d"] * sample["income"]).groupby(sample["region"]).sum()
+    with_income = {r: Margins(m, totals={"income": 1.05 * design_income[r]}) for r, m in margins.items()}
+    kwargs = dict(by="region", weights="d", trim=(0.3, 3.0), progress=False)
+    serial = calibrate(sample, with_income, **kwargs)
+    assert_same_regional(serial, calibrate(sample, with_income, executor=EXECUTOR, **kwargs))
+    assert "trim=(0.3, 3.0)" in " ".join(next(iter(serial.results.values())).notes)

@@ -25,41 +25,30 @@ __all__ = ["CodedMatrix", "CODED_FROM_ROWS"]
 CODED_FROM_ROWS = 50_000
 
 
-@numba.njit(cache=True, nogil=True)
-def _matmat(codes, numeric, coef, n_dummy):
-    n, m = codes.shape
-    q = numeric.shape[1]
-    k = coef.shape[1]
-    out = np.zeros((n, k))
-    for i in range(n):
-        for j in range(m):
-            c = codes[i, j]
-            if c >= 0:
-                for t in range(k):
-                    out[i, t] += coef[c, t]
-        for j in range(q):
-            v = numeric[i, j]
-            for t in range(k):
-                out[i, t] += v * coef[n_dummy + j, t]
-    return out
+@numba.njit(inline="always")
+def _add(out, src, row, column, value, transpose):
+    """out[column] += value * src[row] (X'), or out[row] += value * src[column] (X)."""
+    for t in range(src.shape[1]):
+        if transpose:
+            out[column, t] += value * src[row, t]
+        else:
+            out[row, t] += value * src[column, t]
 
 
 @numba.njit(cache=True, nogil=True)
-def _rmatmat(codes, numeric, b, n_dummy, p):
+def _product(codes, numeric, src, n_dummy, n_out, transpose):
+    """X @ src (src (p, k) -> (n, k)) or, with ``transpose``, X' @ src (src (n, k) -> (p, k)).
+
+    One kernel for both directions: the flag is loop-invariant (LLVM unswitches it).
+    """
     n, m = codes.shape
-    q = numeric.shape[1]
-    k = b.shape[1]
-    out = np.zeros((p, k))
+    out = np.zeros((n_out, src.shape[1]))
     for i in range(n):
         for j in range(m):
-            c = codes[i, j]
-            if c >= 0:
-                for t in range(k):
-                    out[c, t] += b[i, t]
-        for j in range(q):
-            v = numeric[i, j]
-            for t in range(k):
-                out[n_dummy + j, t] += v * b[i, t]
+            if codes[i, j] >= 0:
+                _add(out, src, i, codes[i, j], 1.0, transpose)
+        for j in range(numeric.shape[1]):
+            _add(out, src, i, n_dummy + j, numeric[i, j], transpose)
     return out
 
 
@@ -107,27 +96,27 @@ class CodedMatrix:
     def matmat(self, coef: np.ndarray) -> np.ndarray:
         """X @ coef for coef (p, k) -> (n, k)."""
         coef = np.ascontiguousarray(coef, dtype=float)
-        return _matmat(self.codes, self.numeric, coef, self.n_dummy)
+        return _product(self.codes, self.numeric, coef, self.n_dummy, self.shape[0], False)
 
     def matvec(self, eta: np.ndarray) -> np.ndarray:
         return self.matmat(np.asarray(eta, dtype=float)[:, None])[:, 0]
 
     def rmatmat(self, b: np.ndarray) -> np.ndarray:
         """X' @ b for b (n, k) -> (p, k)."""
-        b = np.ascontiguousarray(b, dtype=float)
-        with _RowChunks(self.shape[0]) as chunks:
-            return chunks.sum(lambda rows: _rmatmat(self.codes[rows], self.numeric[rows], b[rows], self.n_dummy,
-                                                    self.shape[1]))
+        return self._summed_over_rows(_product, np.ascontiguousarray(b, dtype=float), self.n_dummy, self.shape[1],
+                                      True)
 
     def rmatvec(self, v: np.ndarray) -> np.ndarray:
         return self.rmatmat(np.asarray(v, dtype=float)[:, None])[:, 0]
 
     def gram(self, w: np.ndarray) -> np.ndarray:
         """X' diag(w) X (p, p)."""
-        w = np.ascontiguousarray(w, dtype=float)
+        return self._summed_over_rows(_gram, np.ascontiguousarray(w, dtype=float), self.n_dummy, self.shape[1])
+
+    def _summed_over_rows(self, kernel, per_row: np.ndarray, *args) -> np.ndarray:
+        """Σ over fixed row chunks (threads for large inputs) of kernel(codes, numeric, per_row, *args)."""
         with _RowChunks(self.shape[0]) as chunks:
-            return chunks.sum(lambda rows: _gram(self.codes[rows], self.numeric[rows], w[rows], self.n_dummy,
-                                                 self.shape[1]))
+            return chunks.sum(lambda rows: kernel(self.codes[rows], self.numeric[rows], per_row[rows], *args))
 
     def columns(self, index) -> np.ndarray:
         """The dense columns ``index`` (n, len(index))."""
