@@ -14,6 +14,12 @@ MODE is how PyTensor compiles the model's log-density and gradient:
 ``numba``
     PyTensor's NUMBA backend (``compile_kwargs={"mode": "NUMBA"}``).
 
+``--gradient`` times what NUTS repeats at every leapfrog step instead: one evaluation of the
+model's log-density and gradient, compiled three ways in ONE process (NumPy dot without BLAS
+rewrites, the C backend on SciPy's OpenBLAS, NUMBA) and timed in interleaved rounds, so every
+mode meets the same machine load. Whole fits on a shared machine are too noisy to rank modes
+whose difference is a few tens of percent.
+
 The problem is the one of ``bench_joint.py`` section 3 (432 cells per region, the five 1-D
 ACS 2023 margins and PEP age x sex; DC has PEP margins only; ACS 2012 national seed; 4 chains
 x 1,000 draws). Prints one line of JSON per fit: wall and CPU seconds, PyMC's own sampling
@@ -96,11 +102,75 @@ def fit(mode: str) -> dict:
     }
 
 
+def gradient(rounds: int, evaluations: int) -> dict:
+    """Microseconds per log-density + gradient evaluation of the 51-region model, per compile mode."""
+    import numpy as np
+    import pandas as pd
+    import pytensor
+    from bench_joint import VARIABLES_51, states_51
+    from pytensor.compile.mode import get_mode
+    from threadpoolctl import threadpool_limits
+
+    from personacal.calibrate import _joint_bayes_model as model_module
+    from personacal.calibrate._joint import seed_table
+    from personacal.calibrate._joint_tables import encode_margins, grid_categories, seed_on_grid
+
+    margins, seed = states_51()
+    categories = grid_categories(margins, VARIABLES_51)
+    grid = pd.MultiIndex.from_product(categories, names=list(VARIABLES_51))
+    totals = np.array([m.total for m in margins.values()])
+    encoded = encode_margins(margins, VARIABLES_51, categories, totals, 0.02, None)
+    counts = seed_on_grid(seed_table(seed, VARIABLES_51), grid, VARIABLES_51, 0.0, None)
+    model, _ = model_module.build_joint_model(tuple(len(c) for c in categories), encoded, counts)
+    assert pytensor.config.blas__ldflags, "SciPy's OpenBLAS was not linked"
+    modes = {"numpy dot, no BLAS rewrites": get_mode(None).excluding("BlasOpt"),
+             "C on SciPy's OpenBLAS": get_mode(None), "NUMBA": "NUMBA"}
+    functions, compile_s = {}, {}
+    for label, mode in modes.items():
+        start = time.perf_counter()
+        f = model.logp_dlogp_function(ravel_inputs=True, mode=mode)
+        f.set_extra_values({})
+        functions[label] = f._pytensor_function
+        point = np.concatenate([np.ravel(v) for v in model.initial_point(0).values()])
+        functions[label](point)  # NUMBA compiles on the first call
+        compile_s[label] = round(time.perf_counter() - start, 1)
+    rng = np.random.default_rng(0)
+    points = [point + 0.1 * rng.standard_normal(point.size) for _ in range(evaluations)]
+    values = {label: f(points[0])[0] for label, f in functions.items()}
+    assert np.allclose(list(values.values()), next(iter(values.values())), rtol=1e-9), values
+    # CPU time of this process (time lost to other jobs is not counted) per evaluation, every mode
+    # once per round, so each round compares the modes under the same load.
+    per_round = {label: [] for label in functions}
+    load_before = os.getloadavg()
+    with threadpool_limits(limits=1, user_api="blas"):  # as during a fit
+        for _ in range(rounds):
+            for label, f in functions.items():
+                start = time.process_time()
+                for x in points:
+                    f(x)
+                per_round[label].append((time.process_time() - start) / evaluations * 1e6)
+    base = np.array(per_round["numpy dot, no BLAS rewrites"])
+    return {"CPU microseconds per logp+gradient (median over rounds)": {k: round(float(np.median(v)), 1)
+                                                                        for k, v in per_round.items()},
+            "range over rounds": {k: [round(min(v), 1), round(max(v), 1)] for k, v in per_round.items()},
+            "median ratio to numpy dot, paired by round": {k: round(float(np.median(np.array(v) / base)), 3)
+                                                           for k, v in per_round.items()},
+            "compile s (first call included)": compile_s, "rounds": rounds, "evaluations per round": evaluations,
+            "parameters": int(point.size), "load_before": [round(x, 2) for x in load_before],
+            "load_after": [round(x, 2) for x in os.getloadavg()]}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mode", choices=MODES, default="package")
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--gradient", action="store_true", help="time one logp+gradient evaluation per mode")
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--evaluations", type=int, default=200)
     args = parser.parse_args()
+    if args.gradient:
+        print(json.dumps(gradient(args.rounds, args.evaluations)), flush=True)
+        return
     _configure(args.mode)
     for _ in range(args.repeat):
         print(json.dumps(fit(args.mode)), flush=True)

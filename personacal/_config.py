@@ -50,8 +50,12 @@ class Questions(_Section):
     limit: int | None = Field(None, ge=1, description="ask only the first N questions of the bank")
 
 
+#: The [backend] keys that only kind = "ray" takes.
+RAY_KEYS = ("replicas", "resources_per_replica", "address", "replica_set")
+
+
 class Backend(_Section):
-    kind: Literal["openai", "vllm"]
+    kind: Literal["openai", "vllm", "ray"]
     model: str
     base_url: str | None = None
     api_key_env: str = "OPENAI_API_KEY"
@@ -59,11 +63,19 @@ class Backend(_Section):
     method: Literal["logprobs", "sample"] = "logprobs"
     cpu_fast_start: bool = Field(False, description="vllm on a CPU: eager engine, chunked prefill off")
     n_per_region: int = Field(20, ge=1, description="personas per region that answer (and, for Meta, get tiers)")
+    # kind = "ray": vLLM engine replicas on a Ray cluster (personacal.backends.RayBackend)
+    replicas: int | None = Field(None, ge=1, description="ray: engine replicas (default 1)")
+    resources_per_replica: dict[str, float] | None = Field(None, description='ray: e.g. {GPU = 1}')
+    address: str | None = Field(None, description="ray: cluster address; default a private local cluster")
+    replica_set: str | None = Field(None, description="ray: name the replicas so later runs reuse them")
 
     @model_validator(mode="after")
     def _url(self) -> "Backend":
         if self.kind == "openai" and not self.base_url:
             raise ValueError("[backend] kind = 'openai' needs base_url, e.g. 'http://127.0.0.1:8000/v1'")
+        stray = [k for k in RAY_KEYS if getattr(self, k) is not None]
+        if self.kind != "ray" and stray:
+            raise ValueError(f"[backend] {', '.join(stray)} apply to kind = 'ray' only; got kind = {self.kind!r}")
         return self
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ._config import RunConfig
+from ._config import RAY_KEYS, RunConfig
 from ._pipeline import DemoResult, _pooled, run_pipeline
 from .calibrate import Margins, rake, read_margins, reconstruct_joint
 from ._tables import read_table, write_table
@@ -41,6 +41,10 @@ def _backend(config: RunConfig):
     if b.kind == "openai":
         return make_backend("openai", model=b.model, base_url=b.base_url, api_key_env=b.api_key_env, cache=cache,
                             random_state=config.output.seed)
+    if b.kind == "ray":
+        ray = {k: getattr(b, k) for k in RAY_KEYS if getattr(b, k) is not None}
+        return make_backend("ray", model=b.model, cache=cache, random_state=config.output.seed,
+                            cpu_fast_start=b.cpu_fast_start, **ray)
     return make_backend("vllm", model=b.model, cache=cache, random_state=config.output.seed,
                         cpu_fast_start=b.cpu_fast_start)
 

@@ -26,7 +26,7 @@ from personacal.calibrate._greg import (
     trim_weights,
     unit_bounds,
 )
-from personacal.calibrate._ipf_kernels import rake_units
+from _reference_kernels import rake_units
 from personacal.calibrate._linearization import (
     PostStratification,
     Raking,

@@ -16,7 +16,7 @@ TESTS_DIR = Path(__file__).resolve().parent
 # The committed R reference results and their loader live in tests/results/.
 sys.path.insert(0, str(TESTS_DIR / "results"))
 
-pytest_plugins = [p for p in ("_llm_fixtures",) if (TESTS_DIR / f"{p}.py").exists()]
+pytest_plugins = [p for p in ("_llm_fixtures", "_ray_fixtures") if (TESTS_DIR / f"{p}.py").exists()]
 sys.path.insert(0, str(TESTS_DIR))
 
 

@@ -166,7 +166,7 @@ def test_openai_backend_input_errors_before_any_request():
 
 
 def test_make_backend_rejects_unknown_kind():
-    with pytest.raises(InputError, match=r"^`kind` of make_backend must be one of 'vllm', 'openai'; got 'llamacpp'$"):
+    with pytest.raises(InputError, match=r"^`kind` of make_backend must be one of 'vllm', 'openai', 'ray'; got 'llamacpp'$"):
         make_backend("llamacpp", model="m")
 
 

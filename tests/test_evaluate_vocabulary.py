@@ -29,12 +29,14 @@ from personacal.evaluate import (
     CompositionResult,
     ElectionResult,
     PoststratifiedAnswers,
+    TextDiagnosticsResult,
     TierCalibrationResult,
     alignment,
     bootstrap,
     calibrate_tier,
     compare,
     composition_error,
+    text_diagnostics,
     election_errors,
     mrp,
     poststratify_answers,
@@ -202,6 +204,9 @@ def _results(answers):
         Comparison: compare(VOTES, VOTES, TRUTH, weights=pd.Series(1.0, index=["a1", "a2", "b1", "b2"])),
         PoststratifiedAnswers: poststratify_answers(*answers, interval_method="fixed", n_boot=20, random_state=0),
         TierCalibrationResult: calibrate_tier(tier, shares),
+        TextDiagnosticsResult: text_diagnostics({"meta": ["A 40-year-old woman.", "A 70-year-old man."],
+                                                 "llm": ["I love my garden!", "Life has been hard."]},
+                                                progress=False),
     }
 
 

@@ -1,4 +1,5 @@
-"""LLM backends: an offline vLLM engine or any OpenAI-compatible server, with a persistent answer cache.
+"""LLM backends: an offline vLLM engine, vLLM engine replicas on a Ray cluster, or any OpenAI-compatible
+server, with a persistent answer cache.
 
 simulate/ and generate/ depend only on the :class:`Backend` protocol and its typed values
 (:class:`SamplingParams`, :class:`GenerationOutput`, :class:`ChatMessage`, :class:`Prompt`,
@@ -13,6 +14,7 @@ from ._base import BaseBackend
 from ._cache import ResponseCache
 from ._factory import add_backend_arguments, backend_from_args, make_backend
 from ._openai import OpenAIBackend
+from ._ray_backend import RayBackend
 from ._protocol import Backend, ChatMessage, GenerationOutput, OptionScores, Prompt, SamplingParams
 from ._vllm import CPU_FAST_START, VLLMBackend
 
@@ -25,6 +27,7 @@ __all__ = [
     "OptionScores",
     "VLLMBackend",
     "OpenAIBackend",
+    "RayBackend",
     "ResponseCache",
     "CPU_FAST_START",
     "make_backend",

@@ -10,6 +10,7 @@ from ._margins import Margin, Margins
 from ._min_distance import min_distance
 from ._poststratify import poststratify
 from ._rake import rake
+from .._ray import RayExecutor
 from ._results import JointResult, RegionalResult, TableResult, WeightingResult
 from ._trim import trim
 
@@ -37,4 +38,5 @@ __all__ = [
     "asmd",
     "weight_diagnostics",
     "WEIGHT_DIAGNOSTIC_LABELS",
+    "RayExecutor",
 ]

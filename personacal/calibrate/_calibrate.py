@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from .._validation import Options, check_param
+from .._ray import NEEDS_BY, as_executor
 from ..errors import InputError
 from ._cells import collapse_cells
 from ._checks import check_bounds, check_options, finish
@@ -31,6 +32,7 @@ def calibrate(
     by: str | None = None,
     on_nonconvergence: str = "raise",
     progress: bool | None = None,
+    executor=None,
 ) -> WeightingResult:
     """Deville–Särndal calibration: weights w = d·g closest to d that hit every margin.
 
@@ -44,14 +46,18 @@ def calibrate(
         ``(L, U)`` on g = w/d, as R survey's ``calibrate(bounds=)``.
     tol
         Largest allowed relative error over all margin cells.
+    executor
+        With ``by``: ``"ray"`` or a :class:`~personacal.calibrate.RayExecutor` fits the regions as
+        Ray tasks (same result as the serial run).
 
     The result equals R survey's ``calibrate(design, formula, population,
     calfun=method, bounds=bounds)`` on the same margins (checked in the tests).
     """
     check_options("calibrate", tol=tol, max_iter=max_iter, on_nonconvergence=on_nonconvergence)
+    executor = as_executor(executor, func="calibrate", applies=by is not None, why=NEEDS_BY)
     if by is not None:
         return by_region(
-            calibrate, sample, margins, by=by, label=f"calibrate ({method})", progress=progress,
+            calibrate, sample, margins, by=by, label=f"calibrate ({method})", progress=progress, executor=executor,
             weights=weights, method=method, bounds=bounds, tol=tol, max_iter=max_iter,
             on_nonconvergence=on_nonconvergence,
         )

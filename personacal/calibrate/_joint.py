@@ -29,6 +29,7 @@ from .._random import check_random_state
 from .._validation import InstanceOf, Interval, Options, check_param, check_params, renamed_parameters
 from ..errors import ConvergenceError, DiagnosticsWarning, InputError, InvalidValueError, MappingError
 from ..errors import StructuralInfeasibilityError
+from .._ray import as_executor
 from ._ipf import ipf
 from ._joint_tables import BAYES_FUNC, encode_margins, grid_categories, grouped_seed_on_grid, margin_errors, seed_on_grid
 from ._margins import Margins
@@ -172,6 +173,7 @@ def reconstruct_joint(
     max_iter: int = 2000,
     progress: bool | None = None,
     random_state=None,
+    executor=None,
     **bayes_options,
 ) -> JointResult:
     """Reconstruct the joint distribution of ``variables`` for one or many regions.
@@ -242,10 +244,16 @@ def reconstruct_joint(
 
         The model, its likelihood and the samplers' measured trade-offs are described in
         :mod:`personacal.calibrate._joint_bayes_model`.
+    executor
+        ``"ray"`` or a :class:`~personacal.calibrate.RayExecutor`: fit the regions as Ray tasks
+        (methods "independent" and "ipf"; same result as the serial run).
     """
     func = "reconstruct_joint"
     check_params(func, {"method": Options(METHODS), "smoothing": Interval("real", 0, 1, closed="left")},
                  {"method": method, "smoothing": smoothing})
+    executor = as_executor(executor, func=func, applies=method != "bayes",
+                           why="fits regions one by one in parallel, while method='bayes' pools them in one model; "
+                               "use method 'ipf' or 'independent', or executor=None")
     single = isinstance(margins, Margins)
     by_region = {margins.name or "region": margins} if single else dict(margins) if isinstance(margins, Mapping) else {}
     if not by_region or not all(isinstance(m, Margins) for m in by_region.values()):
@@ -288,6 +296,11 @@ def reconstruct_joint(
 
     tables, errors, converged, notes = [], [], True, []
     show = progress if progress is not None else len(by_region) > 5
+    if executor is not None:
+        from ._ray_regions import joint_on_ray
+
+        return joint_on_ray(by_region, seed_counts, executor=executor, method=method, variables=variables,
+                            smoothing=smoothing, tol=tol, max_iter=max_iter, show=show, single=single)
     for region, m in tqdm(by_region.items(), desc=f"joint ({method})", disable=not show, unit="region"):
         relevant = Margins({k.key: k.values for k in m if set(k.variables) <= set(variables)}, name=str(region))
         if method == "independent":

@@ -78,6 +78,13 @@ Samplers, measured on the 50 states + DC x 432 cells (benchmarks/results/joint.m
     than NUTS's and its coverage on the ANES check was close to NUTS's (0.93 vs 0.94). R-hat and ESS do
     not apply; ``diagnostics`` reports the ELBO's convergence instead. NUTS is the default
     because only it can say whether it converged.
+
+How PyTensor compiles it (benchmarks/results/joint_modes.md)
+    The C backend, linked to the OpenBLAS in SciPy's wheel where PyTensor finds no BLAS of its
+    own (:func:`link_blas`; before, every fit warned that it could not link one). PyTensor's
+    NUMBA backend evaluates the gradient 27% faster, but cannot cache its compiled code, so each
+    process pays 30-45 s of compile: about what it saves on the 51-region fit, and a loss on
+    every smaller one.
 """
 
 from __future__ import annotations

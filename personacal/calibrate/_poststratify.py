@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from .._validation import InstanceOf, check_param
+from .._ray import NEEDS_BY, as_executor
 from ..errors import InputError
 from ._encode import check_cells, check_design_weights, encode_sample
 from ._margins import Margins
@@ -34,18 +35,21 @@ def _as_margins(table, func: str) -> Margins:
 
 
 def poststratify(sample: pd.DataFrame, table, *, weights=None, by: str | None = None,
-                 progress: bool | None = None) -> WeightingResult:
+                 progress: bool | None = None, executor=None) -> WeightingResult:
     """Scale design weights within each stratum to the stratum's population count.
 
     w_i = d_i · N_h / Σ_{j∈h} d_j, as R survey's ``postStratify``. Strata are the
     cells of ``table`` (one or several columns). With ``by``, ``table`` is a
-    mapping ``{region: table}``.
+    mapping ``{region: table}``. ``executor`` (``"ray"`` or a
+    :class:`~personacal.calibrate.RayExecutor`) then fits the regions as Ray tasks.
     """
+    executor = as_executor(executor, func="poststratify", applies=by is not None, why=NEEDS_BY)
     if by is not None:
         if not isinstance(table, dict):
             raise InputError("with `by`, `table` of poststratify must be a mapping {region: table}")
         tables = {region: _as_margins(t, "poststratify") for region, t in table.items()}
-        return by_region(poststratify, sample, tables, by=by, label="poststratify", progress=progress, weights=weights)
+        return by_region(poststratify, sample, tables, by=by, label="poststratify", progress=progress, weights=weights,
+                         executor=executor)
     margins = _as_margins(table, "poststratify")
     enc = encode_sample(sample, margins, func="poststratify")
     d = check_design_weights(weights, sample, "poststratify")

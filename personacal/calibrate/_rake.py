@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from .._ray import NEEDS_BY, as_executor
 from ._calibrate import calibrate_impl
 from ._checks import check_bounds, check_options, finish
 from ._encode import EncodedSample, cell_index, check_cells, check_design_weights, encode_sample
@@ -31,6 +32,7 @@ def rake(
     by: str | None = None,
     on_nonconvergence: str = "raise",
     progress: bool | None = None,
+    executor=None,
 ) -> WeightingResult:
     """Rake unit weights so that weighted totals hit every margin.
 
@@ -52,15 +54,19 @@ def rake(
     on_nonconvergence
         ``"raise"`` (default) raises :class:`~personacal.errors.ConvergenceError`
         carrying the last iterate; ``"warn"`` returns it with ``converged=False``.
+    executor
+        With ``by``: ``"ray"`` or a :class:`~personacal.calibrate.RayExecutor` fits the regions as
+        Ray tasks (same result as the serial run); ``None`` (default) fits them one by one.
 
     Returns
     -------
     WeightingResult (or RegionalResult with ``by``).
     """
     check_options("rake", tol=tol, max_iter=max_iter, on_nonconvergence=on_nonconvergence)
+    executor = as_executor(executor, func="rake", applies=by is not None, why=NEEDS_BY)
     if by is not None:
         return by_region(
-            rake, sample, margins, by=by, label="rake", progress=progress,
+            rake, sample, margins, by=by, label="rake", progress=progress, executor=executor,
             weights=weights, bounds=bounds, tol=tol, max_iter=max_iter, on_nonconvergence=on_nonconvergence,
         )
     if check_bounds("rake", bounds) is not None:

@@ -29,7 +29,7 @@ import numpy as np
 from .._random import check_random_state
 from ..errors import InputError
 from ._greg import calibrate_g, cluster_mean, trim_g
-from ._ipf_kernels import rake_units
+from ._rake_numba import rake_units_with_totals
 
 __all__ = [
     "ReplicateWeights",
@@ -263,7 +263,8 @@ def rake_replicates(weights: np.ndarray, cell_of_unit, targets, *, tol: float = 
     out = np.empty_like(weights)
     failed = []
     for r in range(weights.shape[1]):
-        out[:, r], _, _, error = rake_units(weights[:, r], cell_of_unit, targets, tol=tol, max_iter=max_iter)
+        out[:, r], _, _, error, _ = rake_units_with_totals(weights[:, r], cell_of_unit, targets, tol=tol,
+                                                          max_iter=max_iter)
         if error > tol:
             failed.append(r)
     return out, failed
