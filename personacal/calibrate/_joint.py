@@ -7,7 +7,10 @@ Three methods share one entry point and one result type (:class:`JointResult`):
 * ``"ipf"``: a seed joint carrying real interaction structure (national
   microdata, or another region) scaled by IPF to the region's 1-D and
   multi-way margins: the minimum-information update of the seed.
-* ``"bayes"``: a hierarchical PyMC model pooling all regions in one fit. The model
+* ``"bayes"``: one PyMC model for all regions. It pools the regions' margin coefficients
+  (fixed empirical-Bayes scales); each region's two-way interactions are the seed's plus
+  deviations drawn from their prior (``interaction_scale``), or, with ``seed_by``, learned
+  from the regions' own seed rows with a learned between-region scale. The model
   and its samplers are in :mod:`._joint_bayes_model`, the arrays it reads and the
   tables it returns in :mod:`._joint_tables`; this module checks the options, runs
   the steps and assembles the result.

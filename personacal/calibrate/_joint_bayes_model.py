@@ -1,11 +1,27 @@
-"""The hierarchical PyMC model behind ``reconstruct_joint(method="bayes")``: build it, sample it
-(NUTS or ADVI) and check its convergence. Its inputs and outputs are arrays, prepared and
-turned into joint tables by :mod:`._joint_tables`.
+"""The hierarchical PyMC model behind ``reconstruct_joint(method="bayes")``: build it and sample
+it (NUTS or ADVI); :mod:`._joint_bayes_diagnostics` checks its convergence. Its inputs and
+outputs are arrays, prepared and turned into joint tables by :mod:`._joint_tables`.
+
+What is pooled across regions, and what is assumed:
+
+* pooled, with scales fixed from the data (empirical Bayes): each region's margin coefficients
+  (main effects, and the interactions inside published multi-way margins), so that a region
+  lacking a margin gets the pooled prediction;
+* shared by every region: the seed's two-way interactions (``pair_national``) and its shrunk
+  higher-order structure;
+* per region, on every pair no published margin covers: a deviation ``sigma_pair * z`` from the
+  national interactions. Without ``seed_by`` no data touch it: it is a prior draw, and
+  ``interaction_scale`` (the HalfNormal scale of ``sigma_pair``) is an assumption. With
+  ``seed_by`` it is learned: the seed's rows of each region inform that region's deviation,
+  and all regions' rows (fitted or not) inform ``sigma_pair``, so a fitted region without seed
+  rows draws its deviation at the learned scale. A region's seed rows inform its interactions
+  only: each group has its own main effects (nuisance), and the margins come from the census.
 
 Every region's joint is a log-linear table, written in the *mixed parametrisation* of
 the exponential family: its margins on the published keys on one side, its remaining
 interactions on the other. The two are variation-independent and Fisher-orthogonal, so
-the posterior factorises into three independent blocks that NUTS samples easily (the
+the posterior factorises into three independent blocks (two with ``seed_by``, where the
+seed and the deviations are one) that NUTS samples easily (the
 plain log-linear parametrisation couples every main effect to every interaction through
 the margins and drove NUTS to tree depth 10):
 
@@ -24,11 +40,17 @@ the margins and drove NUTS to tree depth 10):
    log-odds ratios and its remaining (three-way and higher) structure, shrunk by
    ``tau_higher``. The seed's sampling noise therefore reaches every region's intervals.
 3. Regional deviations. Region r's two-way structure departs from the national one by
-   ``sigma_pair[pair] * z_pair[r]`` on every pair that no published margin covers. No data
-   inform them (margins cannot see interactions), so their posterior is their prior,
-   drawn exactly (:func:`._joint_tables.deviation_draws`) rather than by NUTS, and ``interaction_scale``
-   (the HalfNormal scale of ``sigma_pair``) is the one assumption that sets how far a
-   region's interactions may stray from the seed's.
+   ``sigma_pair[pair] * z_pair[r]`` on every pair that no published margin covers. Margins
+   cannot see interactions, so with a national seed nothing informs them: their posterior is
+   their prior, drawn exactly (:func:`._joint_tables.deviation_draws`) rather than by NUTS, and
+   ``interaction_scale`` (the HalfNormal scale of ``sigma_pair``) is the one assumption that sets
+   how far a region's interactions may stray from the seed's. With a seed grouped by region
+   (``seed_by``) the block is a hierarchical model fitted by NUTS with the others: each group's
+   rows are a multinomial draw from its own table (own main effects, interactions
+   ``national + sigma_pair * z_group``), ``sigma_pair`` is learned, and regions without rows get
+   posterior-predictive deviations at the learned scale (:func:`_grouped_seed_likelihood`).
+   Groups whose rows say little are sampled non-centred, groups whose rows pin their
+   interactions centred (:func:`centred_groups`).
 
 The joint of region r in each draw is the national table times the region's deviations,
 raked by IPF to that draw's true margins (:func:`._joint_tables.posterior_shares`): exactly the log-linear
@@ -52,7 +74,7 @@ Samplers, measured on the 50 states + DC x 432 cells (benchmarks/results/joint.m
     ``max_rhat`` / ``min_ess`` (thresholds meant for 4 chains).
     ``"advi"``: mean-field ADVI, 30,000 Adam steps, about 30 s. The margins block is
     sampled in whitened coordinates, so the mean-field posterior loses little there, and
-    the deviations are exact prior draws either way; its intervals came out ~7% narrower
+    without ``seed_by`` the deviations are exact prior draws either way; its intervals came out ~7% narrower
     than NUTS's and its coverage on the ANES check was close to NUTS's (0.93 vs 0.94). R-hat and ESS do
     not apply; ``diagnostics`` reports the ELBO's convergence instead. NUTS is the default
     because only it can say whether it converged.
