@@ -20,8 +20,8 @@ def test_demo_without_llm_writes_report_and_says_what_was_skipped(tmp_path, caps
     assert f"Report: {out / 'index.html'}" in printed
     html = (out / "index.html").read_text()
     assert "composition.png" in html and "weights.png" in html
-    assert "no LLM backend configured" in html
-    # No simulated-answer figures may appear without answers.
+    assert "the LLM steps need a backend" in html and "not an LLM" in html
+    # No election figures may appear without election answers.
     assert not (out / "states.png").exists() and not (out / "lean.png").exists()
 
 

@@ -6,7 +6,9 @@ and config keys with explained defaults:
 - :func:`run_demo` -- the main job on the shipped data: state joints from ACS/PEP margins,
   Meta personas, a paper-style pool raked to census margins, and (with an LLM backend) the
   persona tiers simulating the 2024 election, raked per tier and judged raw vs calibrated
-  with the paired verdict. Returns a :class:`WorkflowResult` (per-region calibration records,
+  with the paired verdict; without a backend, the demographic respondent model
+  (:mod:`personacal.workflow._offline`, not an LLM) answers party ID and the verdict is scored
+  against ANES MRP state party ID. Returns a :class:`WorkflowResult` (per-region calibration records,
   the targets and their sources, the verdict) and writes the report + ``summary.json``.
 - :func:`run_config` / :func:`load_config` / :class:`RunConfig` -- the same on your own
   margins, personas, questions and backend (``personacal run config.toml``; every key is

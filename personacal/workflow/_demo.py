@@ -9,7 +9,8 @@
 4. With an LLM backend: generate the persona tiers, simulate the election per state, rake each
    tier to the census margins and, where the tier carries it, the partisan margin (default: the
    recalled 2020 vote to the 2020 result), and judge raw vs calibrated against the real results
-   with the paired bootstrap. Without a backend, say plainly what was skipped and how to run it.
+   with the paired bootstrap. Without a backend, say plainly what was skipped and how to run it,
+   and judge raw vs calibrated with the demographic respondent model instead (:mod:`._offline`).
 5. Write the report folder: the verdict first, then the targets and their sources, the margins
    each region was raked to (met / merged / dropped), figures and tables; and summary.json.
 """
@@ -25,7 +26,7 @@ import pandas as pd
 
 from ..data import states as state_table
 from ..errors import ConvergenceWarning
-from ..evaluate import DEFAULT_INTERVAL_METHOD, Comparison, composition_error, write_report
+from ..evaluate import DEFAULT_INTERVAL_METHOD, composition_error, write_report
 from ..generate import sample_meta_personas, state_joints, state_margins
 from ._policy import calibrate_regions
 from ._result import WorkflowResult
@@ -44,6 +45,8 @@ LLM_STEPS = (
     "judge raw vs calibrated against the real 2024 results (paired bootstrap)",
 )
 POOL = "paper-style pool"
+#: Tier labels of the offline answers: the respondent is named in the row, not only in a note.
+META_ANSWERS, POOL_ANSWERS = "demographic model: Meta personas", "demographic model: paper-style pool"
 
 
 class _Timer:
@@ -173,13 +176,21 @@ def run_demo(
     skipped: tuple[str, ...] = ()
     answers, parse_rates = None, {}
     if backend is None:
+        from ._offline import RESPONDENT, run_offline_steps
+
         skipped = LLM_STEPS
-        notes.append("no LLM backend configured, so no answers were simulated and none are reported. To run those "
-                     "steps: personacal demo --backend openai --base-url URL --model NAME, or --backend vllm --model "
-                     "PATH")
-        comparison = Comparison(kind="composition", tiers=(), results={}, composition=pool_composition,
-                                weight_diagnostics=diagnostics, truth_label="ACS 2023 / PEP 2023 census margins",
-                                n_boot=0, level=level, notes=())
+        with _Timer(timings, "answers (demographic model)"):
+            offline = run_offline_steps(
+                {META_ANSWERS: meta, POOL_ANSWERS: paper}, census, calibrated={POOL_ANSWERS: raked},
+                on_infeasible=on_infeasible, random_state=random_state, progress=progress,
+                composition=pool_composition, n_boot=n_boot, interval_method=interval_method, level=level)
+        comparison, answers = offline.comparison, offline.answers
+        records = pd.concat([records, offline.calibration], ignore_index=True)
+        notes += [*offline.notes,
+                  f"answers without an LLM: party identification (ANES 7-point, folded to Democrat / Independent / "
+                  f"Republican) from the {RESPONDENT}, scored per state against ANES MRP party ID; the LLM "
+                  "steps need a backend: personacal demo --backend openai --base-url URL --model NAME, or "
+                  "--backend vllm --model PATH"]
     else:
         from ._llm import parse_rate_note, run_llm_steps
 
