@@ -35,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 import known_truth as kt  # noqa: E402
 
+from personacal.errors import ConvergenceError  # noqa: E402
 from personacal.evaluate import compare  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "results" / "validation_study.md"
@@ -50,7 +51,10 @@ def replicate(pop: kt.Population, n_per_state: int, seed: int, *, composition: s
     """One run of the pipeline: the estimates and (with ``n_boot``) compare's paired intervals."""
     rng = np.random.default_rng(seed)
     personas = kt.draw_personas(pop, n_per_state, rng, composition=composition, tilt=tilt, shift=shift)
-    calibrator = kt.Calibrator(pop, personas)
+    try:
+        calibrator = kt.Calibrator(pop, personas)
+    except ConvergenceError:  # not even the two core margins can be met: counted, left out
+        return None
     weights = calibrator.original
     raw = kt.answers(personas)
     calibrated = raw.assign(weight=np.repeat(weights, 2))
@@ -97,6 +101,9 @@ def run(pop, scenario, n_per_state, reps, n_boot, seed0, progress=True) -> pd.Da
     for rep in tqdm(range(reps), desc=f"n={n_per_state}", disable=not progress, leave=False, mininterval=5):
         result = replicate(pop, n_per_state, seed0 + rep, composition=composition, tilt=tilt, shift=shift,
                            n_boot=n_boot)
+        if result is None:
+            rows.append({"rep": rep, "component": "unraked", "empty_cells": 0, "failed_replicates": 0, "dropped": 0})
+            continue
         for name, truth in truths.items():
             est, low, high = result[name]
             rows.append({"rep": rep, "component": name, "estimate": est, "low": low, "high": high,
@@ -148,7 +155,9 @@ def error_by_n(pop, scenario, ns, reps, seed0) -> pd.DataFrame:
                          "SD (pp)": 100 * err.std(), "RMSE (pp)": 100 * np.sqrt((err**2).mean()),
                          "share of replications with an empty raking cell":
                              float((frame.groupby("rep")["empty_cells"].first() > 0).mean()),
-                         "share with a margin dropped": float((frame.groupby("rep")["dropped"].first() > 0).mean())})
+                         "share with a margin dropped": float((frame.groupby("rep")["dropped"].first() > 0).mean()),
+                         "share that could not be raked (left out)": float(
+                             frame.loc[frame["component"] == "unraked", "rep"].nunique() / reps)})
     return pd.DataFrame(rows)
 
 
@@ -193,6 +202,7 @@ def main() -> None:
                      f"{args.n} personas per state, {args.reps} replications, {args.boot} paired BCa bootstrap "
                      "replicates per compare, raking redone on every replicate.\n")
         parts.append(_md(headline(frame)) + "\n")
+        Path(args.out).write_text("\n".join(parts))  # keep what is done if a later section fails
         failed = frame.groupby("rep")["failed_replicates"].first()
         dropped = frame.groupby("rep")["dropped"].first()
         parts.append(f"Re-rakings that did not converge (that replicate left out by compare): {int(failed.sum())} in "
