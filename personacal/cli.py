@@ -28,6 +28,7 @@ COMMAND_MODULES = (
     "personacal.simulate._cli",
     "personacal.evaluate._cli",
     "personacal.workflow._cli",
+    "personacal.experiments._cli",
 )
 
 EXIT_FAILED = 1
