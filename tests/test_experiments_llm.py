@@ -33,13 +33,13 @@ QUESTION = election_question(2024)
 @pytest.fixture(scope="module")
 def meta() -> pd.DataFrame:
     return pd.DataFrame({
-        "persona_id": ["WY-000000", "WY-000001", "WY-000002"],
+        "persona_id": ["WY-000000", "WY-000001"],
         "region": "WY",
-        "sex": ["Female", "Male", "Female"],
-        "age": ["35-44", "65+", "25-34"],
-        "race_eth": ["White non-Hispanic", "Hispanic", "White non-Hispanic"],
-        "education3": ["No college degree", "Graduate or professional degree", "Associate's or bachelor's degree"],
-        "employment3": ["Employed (incl. Armed Forces)", "Not in labor force", "Employed (incl. Armed Forces)"],
+        "sex": ["Female", "Male"],
+        "age": ["35-44", "65+"],
+        "race_eth": ["White non-Hispanic", "Hispanic"],
+        "education3": ["No college degree", "Graduate or professional degree"],
+        "employment3": ["Employed (incl. Armed Forces)", "Not in labor force"],
     })
 
 

@@ -78,8 +78,6 @@ def _named(items: list[str], flag: str, seed: int) -> dict:
 
 
 def _inputs(args: argparse.Namespace):
-    import pandas as pd
-
     from .._tables import read_table
     from ..data import election_results
     from ..generate import sample_meta_personas, state_joints
@@ -118,7 +116,7 @@ def _inputs(args: argparse.Namespace):
             truth["is_refusal"] = text.isin(["true", "1"]).astype(bool)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    return personas, [question], truth, out, pd
+    return personas, [question], truth, out
 
 
 def _finish(result, out: Path) -> int:
@@ -131,7 +129,7 @@ def _finish(result, out: Path) -> int:
 def _run_degradation(args: argparse.Namespace) -> int:
     from . import progressive_degradation, write_tiers
 
-    personas, questions, truth, out, _ = _inputs(args)
+    personas, questions, truth, out = _inputs(args)
     backend = backend_from_spec(args.backend, args.seed)
     answerer = backend_from_spec(args.answerer, args.seed) if args.answerer else backend
     tiers = write_tiers(personas, backend, random_state=args.seed, progress=True)
@@ -146,7 +144,7 @@ def _run_degradation(args: argparse.Namespace) -> int:
 def _run_matrix(args: argparse.Namespace) -> int:
     from . import generation_simulation
 
-    personas, questions, truth, out, _ = _inputs(args)
+    personas, questions, truth, out = _inputs(args)
     result = generation_simulation(personas, _named(args.generator, "--generator", args.seed),
                                    _named(args.simulator, "--simulator", args.seed), questions, truth, tier=args.tier,
                                    n_boot=args.n_boot, level=args.level, random_state=args.seed, progress=True)
@@ -156,7 +154,7 @@ def _run_matrix(args: argparse.Namespace) -> int:
 def _run_ablation(args: argparse.Namespace) -> int:
     from . import attribute_ablation
 
-    personas, questions, truth, out, _ = _inputs(args)
+    personas, questions, truth, out = _inputs(args)
     result = attribute_ablation(personas, questions, backend_from_spec(args.backend, args.seed), truth,
                                 fields=args.fields, n_boot=args.n_boot, level=args.level, random_state=args.seed,
                                 progress=True)
