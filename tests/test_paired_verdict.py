@@ -98,6 +98,19 @@ def test_reweight_must_reproduce_the_weights():
         _compare(answers, pop, n_boot=20, reweight=lambda f: f.to_numpy())
 
 
+def test_reweight_within_a_replicate_tolerance_is_accepted():
+    # Population-scale weights (~500,000 per persona), redone to a looser raking tolerance: 2e-6
+    # relative off, i.e. about 1 in absolute terms (the tiny-model demo's Subjective tier).
+    pop = sim.population(3, seed=1)
+    answers = sim.sample(pop, 30, np.random.default_rng(0))
+    answers["weight"] = answers["weight"] * 5e5
+    w = answers.drop_duplicates("persona_id").set_index("persona_id")["weight"]
+    close = _compare(answers, pop, n_boot=20, reweight=lambda f: w.reindex(f.index) * f * (1 + 2e-6))
+    assert close.paired["all"].pairing == "paired"
+    with pytest.raises(InputError, match=r"largest relative difference 0\.01"):
+        _compare(answers, pop, n_boot=20, reweight=lambda f: w.reindex(f.index) * f * 1.01)
+
+
 def test_verdict_rules():
     assert decide("lower", -0.3, -0.1) is Verdict.IMPROVED
     assert decide("lower", 0.1, 0.3) is Verdict.WORSE
