@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from personacal.data import psychographic_targets
 from personacal.simulate import DemographicModel
 from personacal.workflow import run_demo
-from personacal.workflow._offline import PARTY3_OF, QUESTION, party_id_truth
+from personacal.workflow._offline import PARTY3_OF, party_id_truth
 
 TIERS = {"demographic model: Meta personas", "demographic model: paper-style pool"}
 

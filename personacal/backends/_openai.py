@@ -19,7 +19,7 @@ import numpy as np
 
 from .._random import RandomState
 from .._validation import Interval, NonEmptyStr, Options, check_params, renamed_parameters
-from ..errors import BackendCapabilityError, BackendError, BackendRequestError, InputError, SchemaValidationError
+from ..errors import BackendCapabilityError, BackendError, BackendRequestError, InputError
 from ._base import BaseBackend, GenRequest, ScoreRequest, _check_choices
 from ._cache import ResponseCache
 from ._options import combine_token_logprobs, unseen_mass
