@@ -135,3 +135,13 @@ def test_bca_matches_scipy():
     pct = bootstrap(lambda idx, w: x[idx].std(axis=-1), x.size, n_boot=20000, random_state=1, vectorized=True,
                     progress=False)
     assert ours.ci_high[0] > pct.ci_high[0]
+
+
+def test_verdict_numbers_keep_small_changes_visible():
+    from personacal.evaluate._verdict_report import _num
+
+    # a 0.0001 change in alignment and its interval must not print as +0.000
+    assert _num(0.000116, "", True) == "+0.00012"
+    assert _num(5.09e-05, "", True) == "+5.1e-05"
+    assert _num(0.961, "", False) == "0.961"
+    assert _num(-0.0123, "pp", True) == "-1.2"

@@ -37,6 +37,9 @@ def _num(value: float, unit: str, signed: bool) -> str:
         return "n/a"
     if unit == "pp":
         return f"{100 * value:+.1f}" if signed else f"{100 * value:.1f}"
+    if 0 < abs(value) < 0.0095:
+        # Three decimals would print a small but real change, and its interval, as +0.000.
+        return f"{value:+.2g}" if signed else f"{value:.2g}"
     return f"{value:+.3f}" if signed else f"{value:.3f}"
 
 
