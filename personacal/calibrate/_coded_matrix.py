@@ -13,10 +13,12 @@ numba on fixed row chunks, in threads for large inputs, like the raking kernel.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numba
 import numpy as np
 
+from ._code_patterns import CodePatterns, code_patterns
 from ._rake_numba import _RowChunks
 
 __all__ = ["CodedMatrix", "CODED_FROM_ROWS"]
@@ -92,6 +94,11 @@ class CodedMatrix:
     @property
     def shape(self) -> tuple[int, int]:
         return self.codes.shape[0], self.n_dummy + self.numeric.shape[1]
+
+    @cached_property
+    def patterns(self) -> CodePatterns | None:
+        """The distinct code rows, when few (``_code_patterns``); computed once (frozen: set via __dict__)."""
+        return code_patterns(self.codes, self.n_dummy)
 
     def matmat(self, coef: np.ndarray) -> np.ndarray:
         """X @ coef for coef (p, k) -> (n, k)."""

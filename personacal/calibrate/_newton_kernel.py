@@ -27,6 +27,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from ._coded_matrix import CodedMatrix
+from ._coded_newton import CodedNewtonPass
 from ._ipf_kernels import relative_errors
 
 __all__ = ["CALIBRATION_FUNCTIONS", "newton_calibrate"]
@@ -80,7 +82,8 @@ def newton_calibrate(
     Parameters
     ----------
     x
-        (cells, constraints) design matrix (dense).
+        (cells, constraints) design matrix: dense, or a :class:`~._coded_matrix.CodedMatrix`
+        (then each step is one fused pass over its rows, ``_coded_newton``).
     d
         Design weight of each row of ``x``.
     totals
@@ -93,23 +96,40 @@ def newton_calibrate(
     g, n_iter, history, max_error
         ``history[k]`` is the max relative constraint error after step k + 1.
     """
-    eta = np.zeros(x.shape[1])
+    if isinstance(x, CodedMatrix):
+        kind = next(name for name, f in CALIBRATION_FUNCTIONS.items() if f is calfun)
+        with CodedNewtonPass(x, d, lower, upper, kind) as evaluate:
+            return _newton(evaluate, x.shape[1], totals, population=population, tol=tol, max_iter=max_iter)
+    return _newton(_dense_pass(x, d, calfun, lower, upper), x.shape[1], totals, population=population, tol=tol,
+                   max_iter=max_iter)
+
+
+def _dense_pass(x, d, calfun, lower, upper):
+    """η -> (g, X'(d·g), X' diag(d·F'(Xη)) X (computed when asked for), every F' finite)."""
+
+    def evaluate(eta):
+        g, deriv = calfun(x @ eta, lower, upper)
+        return g, x.T @ (d * g), lambda: (x * (d * deriv)[:, None]).T @ x, bool(np.all(np.isfinite(deriv)))
+
+    return evaluate
+
+
+def _newton(evaluate, p: int, totals, *, population: float, tol: float, max_iter: int):
+    eta = np.zeros(p)
     scale = np.where(totals != 0, np.abs(totals), population)  # |T|: numeric totals may be negative
-    g, deriv = calfun(x @ eta, lower, upper)
-    merit = _merit(x, d, g, totals, scale)
+    g, achieved, tmat, _ = evaluate(eta)
+    merit = _merit(achieved, totals, scale)
     history: list[float] = []
-    max_error = float(np.max(relative_errors(x.T @ (d * g), totals, population), initial=0.0))
+    max_error = float(np.max(relative_errors(achieved, totals, population), initial=0.0))
     n_iter = 0
     while max_error > tol and n_iter < max_iter:
         n_iter += 1
-        tmat = (x * (d * deriv)[:, None]).T @ x
-        misfit = totals - x.T @ (d * g)
-        step = np.linalg.pinv(tmat, rcond=256 * np.finfo(float).eps) @ misfit
+        step = np.linalg.pinv(tmat() if callable(tmat) else tmat, rcond=256 * np.finfo(float).eps) @ (totals - achieved)
         for _ in range(MAX_HALVINGS):
             with np.errstate(over="ignore", invalid="ignore"):
-                g_new, deriv_new = calfun(x @ (eta + step), lower, upper)
-                merit_new = _merit(x, d, g_new, totals, scale)
-            if np.isfinite(merit_new) and np.all(np.isfinite(deriv_new)) and merit_new < merit:
+                g_new, achieved_new, tmat_new, finite = evaluate(eta + step)
+                merit_new = _merit(achieved_new, totals, scale)
+            if np.isfinite(merit_new) and finite and merit_new < merit:
                 break
             step = step / 2
         else:
@@ -119,11 +139,11 @@ def newton_calibrate(
             # max_error > tol and applies its on_nonconvergence policy.
             history.append(max_error)
             break
-        eta, g, deriv, merit = eta + step, g_new, deriv_new, merit_new
-        max_error = float(np.max(relative_errors(x.T @ (d * g), totals, population), initial=0.0))
+        eta, g, achieved, tmat, merit = eta + step, g_new, achieved_new, tmat_new, merit_new
+        max_error = float(np.max(relative_errors(achieved, totals, population), initial=0.0))
         history.append(max_error)
     return g, n_iter, np.asarray(history), max_error
 
 
-def _merit(x, d, g, totals, scale) -> float:
-    return float(np.sum(((totals - x.T @ (d * g)) / scale) ** 2))
+def _merit(achieved, totals, scale) -> float:
+    return float(np.sum(((totals - achieved) / scale) ** 2))

@@ -1,0 +1,224 @@
+"""One fused pass over a :class:`~._coded_matrix.CodedMatrix` per Newton step of calibration.
+
+A Newton step (``_newton_kernel``) needs, at the multipliers η, the factors
+g = F(Xη), the achieved totals X'(d·g) and the Jacobian X' diag(d·F'(Xη)) X.
+Done with separate operators that is four passes over a million rows and an
+(n,) temporary for each of Xη, g, F' and d·g; here one numba pass per row does
+all of it: the row's Xη is a gather of η at its category codes plus its numeric
+columns, F and F' are computed in registers, and the totals and the Gram matrix
+(upper triangle only: codes of different margins lie in increasing column
+ranges) are accumulated in place. The rows are split over threads in fixed
+chunks (``_RowChunks``), so results do not depend on the core count.
+
+The scalar calibration functions repeat the array ones of ``_newton_kernel``
+operation for operation (same overflow-free logit form, NaN kept by the clips),
+so both paths follow the same iterates up to rounding.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from ._coded_matrix import CodedMatrix
+from ._rake_numba import _RowChunks
+
+__all__ = ["CALFUN_KINDS", "CodedNewtonPass"]
+
+#: The calibration functions the fused pass knows, by name (``_newton_kernel.CALIBRATION_FUNCTIONS``).
+CALFUN_KINDS = {"linear": 0, "raking": 1, "logit": 2}
+
+
+@numba.njit(inline="always")
+def _clip(g, lower, upper):
+    """np.clip for one value: NaN stays NaN."""
+    if g < lower:
+        return lower
+    if g > upper:
+        return upper
+    return g
+
+
+@numba.njit(inline="always")
+def _constants(lower, upper, kind):
+    """What F needs of the bounds, computed once for scalar bounds (the logit's divisions are costly)."""
+    if kind != 2:
+        return lower, upper, 0.0, 0.0, 0.0, 0.0
+    a = (upper - lower) / ((1.0 - lower) * (upper - 1.0))
+    return lower * (upper - 1.0), upper * (1.0 - lower), upper - 1.0, 1.0 - lower, a, \
+        a * (1.0 - lower) * (upper - 1.0) * (upper - lower)
+
+
+@numba.njit(inline="always")
+def _calfun(u, k, kind):
+    """(F(u), F'(u)) of the linear, raking or logit calibration function (see ``_newton_kernel``);
+    ``k`` from :func:`_constants`."""
+    if kind == 0:
+        g = 1.0 + u
+        return _clip(g, k[0], k[1]), 1.0 if (g > k[0] and g < k[1]) else 0.0
+    if kind == 1:
+        e = np.exp(u)
+        return _clip(e, k[0], k[1]), e if (e > k[0] and e < k[1]) else 0.0
+    # logit: [L(U−1) + U(1−L)e^{Au}] / [(U−1) + (1−L)e^{Au}], written with e^{−|Au|} so that nothing overflows
+    au = k[4] * u
+    e = np.exp(-np.abs(au))
+    pos = au >= 0
+    num = (k[0] * e if pos else k[0]) + (k[1] if pos else k[1] * e)
+    den = (k[2] * e if pos else k[2]) + (k[3] if pos else k[3] * e)
+    return num / den, k[5] * e / (den * den)
+
+
+@numba.njit(cache=True, nogil=True)
+def _newton_pass(codes, numeric, d, lower, upper, eta, n_dummy, kind, g_out):
+    """g = F(Xη) into ``g_out``; returns [X'(d·g) (p), upper triangle of X' diag(d·F') X (p·p), #non-finite F'].
+
+    ``lower`` / ``upper`` hold one bound per row or a single one for all rows.
+    """
+    n, m = codes.shape
+    q = numeric.shape[1]
+    p = n_dummy + q
+    out = np.zeros(p + p * p + 1)
+    per_unit = lower.shape[0] > 1
+    k = _constants(lower[0], upper[0], kind)
+    for i in range(n):
+        u = 0.0
+        for j in range(m):
+            c = codes[i, j]
+            if c >= 0:
+                u += eta[c]
+        for t in range(q):
+            u += numeric[i, t] * eta[n_dummy + t]
+        if per_unit:
+            k = _constants(lower[i], upper[i], kind)
+        g, slope = _calfun(u, k, kind)
+        g_out[i] = g
+        if not np.isfinite(slope):
+            out[p + p * p] += 1.0
+        dg = d[i] * g
+        ds = d[i] * slope
+        for a in range(m):
+            ca = codes[i, a]
+            if ca < 0:
+                continue
+            out[ca] += dg
+            if ds != 0.0:
+                for b in range(a, m):
+                    cb = codes[i, b]
+                    if cb >= 0:
+                        out[p + ca * p + cb] += ds
+                for t in range(q):
+                    out[p + ca * p + n_dummy + t] += ds * numeric[i, t]
+        for t in range(q):
+            out[n_dummy + t] += dg * numeric[i, t]
+            if ds != 0.0:
+                v = ds * numeric[i, t]
+                for s in range(t, q):
+                    out[p + (n_dummy + t) * p + n_dummy + s] += v * numeric[i, s]
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _pattern_pass(pattern, numeric, d, lower, upper, eta_pattern, eta_numeric, n_pattern, kind, g_out):
+    """As :func:`_newton_pass` on a matrix whose code rows are patterns (``_code_patterns``); returns
+    [per pattern: Σ d·g, Σ d·F', Σ d·F'·x_t (patterns x (2 + q)), Σ d·g·x_t (q), Σ d·F'·x_t·x_s (q·q,
+    upper triangle), #non-finite F']."""
+    n, q = numeric.shape
+    width = 2 + q
+    base = n_pattern * width
+    out = np.zeros(base + q + q * q + 1)
+    per_unit = lower.shape[0] > 1
+    k = _constants(lower[0], upper[0], kind)
+    for i in range(n):
+        r = pattern[i]
+        u = eta_pattern[r]
+        for t in range(q):
+            u += numeric[i, t] * eta_numeric[t]
+        if per_unit:
+            k = _constants(lower[i], upper[i], kind)
+        g, slope = _calfun(u, k, kind)
+        g_out[i] = g
+        if not np.isfinite(slope):
+            out[base + q + q * q] += 1.0
+        dg = d[i] * g
+        ds = d[i] * slope
+        at = r * width
+        out[at] += dg
+        out[at + 1] += ds
+        for t in range(q):
+            v = ds * numeric[i, t]
+            out[at + 2 + t] += v
+            out[base + t] += dg * numeric[i, t]
+            for s in range(t, q):
+                out[base + q + t * q + s] += v * numeric[i, s]
+    return out
+
+
+def _compact(bound: np.ndarray) -> np.ndarray:
+    """A single-element array when every unit has the same bound (spares reading n bounds per pass)."""
+    bound = np.ascontiguousarray(bound, dtype=float)
+    return bound[:1] if bound.size and (bound == bound[0]).all() else bound
+
+
+class CodedNewtonPass:
+    """Evaluates g, X'(d·g) and the Jacobian at η in one pass; use as a context manager (thread pool)."""
+
+    def __init__(self, x: CodedMatrix, d: np.ndarray, lower, upper, kind: str):
+        n = x.shape[0]
+        self.x, self.kind = x, CALFUN_KINDS[kind]
+        self.d = np.ascontiguousarray(d, dtype=float)
+        lower = _compact(np.broadcast_to(np.asarray(lower, dtype=float), (n,)))
+        upper = _compact(np.broadcast_to(np.asarray(upper, dtype=float), (n,)))
+        if lower.size != upper.size:  # one side per unit: both per unit
+            lower, upper = (np.ascontiguousarray(np.broadcast_to(b, (n,))) for b in (lower, upper))
+        self.lower, self.upper = lower, upper
+        self._chunks = _RowChunks(n)
+
+    def __enter__(self) -> "CodedNewtonPass":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._chunks.__exit__(*exc)
+
+    def __call__(self, eta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+        """(g, X'(d·g), X' diag(d·F'(Xη)) X, every F' finite)."""
+        x, p = self.x, self.x.shape[1]
+        eta = np.ascontiguousarray(eta, dtype=float)
+        g = np.empty(x.shape[0])
+        per_unit = self.lower.size > 1
+
+        def chunk(rows):
+            bounds = (self.lower[rows], self.upper[rows]) if per_unit else (self.lower, self.upper)
+            return _newton_pass(x.codes[rows], x.numeric[rows], self.d[rows], *bounds, eta, x.n_dummy, self.kind,
+                                g[rows])
+
+        if x.patterns is not None:
+            return self._by_pattern(eta, g, per_unit)
+        out = self._chunks.sum(chunk)
+        half = out[p:p + p * p].reshape(p, p)
+        # the pass fills one triangle (whichever a column pair lands in): mirror it
+        gram = half + half.T - np.diag(np.diag(half))
+        return g, out[:p], gram, bool(out[-1] == 0)
+
+    def _by_pattern(self, eta, g, per_unit):
+        x, patterns = self.x, self.x.patterns
+        nd, q, size = x.n_dummy, x.numeric.shape[1], patterns.size
+        indicator = patterns.indicator
+        eta_pattern = indicator @ eta[:nd]
+        eta_numeric = np.ascontiguousarray(eta[nd:])
+
+        def chunk(rows):
+            bounds = (self.lower[rows], self.upper[rows]) if per_unit else (self.lower, self.upper)
+            return _pattern_pass(patterns.pattern[rows], x.numeric[rows], self.d[rows], *bounds, eta_pattern,
+                                 eta_numeric, size, self.kind, g[rows])
+
+        out = self._chunks.sum(chunk)
+        sums = out[:size * (2 + q)].reshape(size, 2 + q)
+        tail = out[size * (2 + q):]
+        achieved = np.concatenate([indicator.T @ sums[:, 0], tail[:q]])
+        gram = np.empty((nd + q, nd + q))
+        gram[:nd, :nd] = indicator.T @ (indicator * sums[:, 1:2])
+        gram[:nd, nd:] = indicator.T @ sums[:, 2:]
+        gram[nd:, :nd] = gram[:nd, nd:].T
+        half = tail[q:q + q * q].reshape(q, q)
+        gram[nd:, nd:] = half + half.T - np.diag(np.diag(half))
+        return g, achieved, gram, bool(tail[-1] == 0)
