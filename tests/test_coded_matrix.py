@@ -8,6 +8,8 @@ the operators are checked against the dense matrix built by hand.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import r_survey as ref
@@ -72,3 +74,41 @@ def test_coded_path_standard_errors_equal_r(case_id, coded_everywhere):
     np.testing.assert_allclose(table["ours"], table["estimate"], rtol=1e-8, atol=0)
     zero = table["se"] < 1e-8 * table["estimate"].abs()
     np.testing.assert_allclose(table.loc[~zero, "our_se"], table.loc[~zero, "se"], rtol=1e-6, atol=0)
+
+
+def _coded_problem(n=4000, seed=5):
+    rng = np.random.default_rng(seed)
+    codes = np.column_stack([rng.integers(0, 3, n), 3 + rng.integers(0, 4, n), 7 + rng.integers(0, 2, n)])
+    numeric = np.column_stack([rng.lognormal(0, 0.5, n), rng.integers(1, 5, n).astype(float)])
+    return CodedMatrix(codes.astype(np.int64), numeric, 9), _dense_by_hand(codes, numeric, 9), rng
+
+
+def test_pattern_and_row_paths_equal_the_dense_matrix():
+    x, dense, rng = _coded_problem()
+    rows = CodedMatrix(x.codes, x.numeric, x.n_dummy)
+    rows.__dict__["patterns"] = None  # force the row-wise kernels
+    assert x.patterns is not None and x.patterns.size == 24 and x.patterns.codes.shape == (24, 3)
+    w, coef, b = rng.uniform(0.5, 2, len(dense)), rng.normal(size=(11, 3)), rng.normal(size=(len(dense), 2))
+    for m in (x, rows):
+        np.testing.assert_allclose(m @ coef, dense @ coef, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(m.T @ b, dense.T @ b, rtol=1e-12, atol=1e-9)
+        np.testing.assert_allclose(m.gram(w), (dense * w[:, None]).T @ dense, rtol=1e-12, atol=1e-9)
+
+
+@pytest.mark.parametrize("refine", [False, True])
+def test_pattern_residual_equals_the_dense_projection(refine):
+    from personacal.calibrate._linearization import LeastSquares, Projection
+
+    x, dense, rng = _coded_problem()
+    d = rng.uniform(0.5, 3, len(dense))
+    d[:7] = 0.0  # rows with c = 0 keep no influence
+    g = rng.uniform(0.6, 1.5, len(dense))
+    z = rng.normal(size=(len(dense), 4))
+    root = np.sqrt(d)
+    coded = Projection(design=x, g=g, factor=root, row_scale=root)
+    plain = Projection(design=dense * root[:, None], g=g, factor=root)
+    for p in (coded, plain):
+        p.__dict__["_least_squares"] = dataclasses.replace(LeastSquares.of(p.design, p.row_scale), refine=refine)
+    expected = plain.apply(z)
+    np.testing.assert_allclose(coded.apply(z), expected, rtol=1e-9, atol=1e-12 * np.abs(expected).max())
+    assert np.all(coded.apply(z)[:7] == 0)

@@ -120,8 +120,10 @@ def _coded(margins, d, enc, dummies, totals, names, population, numeric, columns
     """The same matrix as category codes (one column per margin, global column index) + numeric columns."""
     n = len(d)
     offsets = np.cumsum([0] + [len(t) for t in totals[:-1]]) if totals else []
-    codes = np.column_stack([np.where(cell >= 0, cell + off, -1) for cell, off in zip(dummies, offsets)]) \
-        if dummies else np.zeros((n, 0), dtype=np.int64)
+    codes = np.empty((n, len(dummies)), dtype=np.int64)  # filled in place: no list of (n,) temporaries
+    for j, (cell, off) in enumerate(zip(dummies, offsets)):
+        np.add(cell, off, out=codes[:, j])
+        codes[cell < 0, j] = -1
     values = ([np.ones(n)] if population else []) + columns
     block = np.column_stack(values) if values else np.zeros((n, 0))
     all_totals = list(totals) + ([np.array([margins.population])] if population else []) + \
@@ -134,7 +136,7 @@ def _coded(margins, d, enc, dummies, totals, names, population, numeric, columns
 
 
 def _check_numeric_carried(block: np.ndarray, d: np.ndarray, names, totals) -> None:
-    carried = (block[d > 0] != 0).any(axis=0)
+    carried = np.abs(block).T @ (d > 0) > 0  # a nonzero value on some row with d > 0 (no row subset copied)
     empty = [(c, t) for c, t, ok in zip(names, totals, carried) if not ok and t != 0]
     if empty:
         raise EmptyCategoryError(

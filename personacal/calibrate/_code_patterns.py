@@ -14,7 +14,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["CodePatterns", "code_patterns"]
+__all__ = ["CodePatterns", "code_patterns", "pattern_sums", "pattern_product", "scaled_pattern_sums", "pattern_residual"]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -64,16 +64,145 @@ def _pattern_of_rows(codes, lo, radix, n_keys):
     return key, keys
 
 
-class CodePatterns:
-    """``pattern[i]``: unit i's pattern; ``indicator`` (patterns, n_dummy): the dummy row of each pattern."""
+@numba.njit(cache=True, nogil=True)
+def pattern_sums(pattern, numeric, b, size):
+    """[Σ over each pattern's rows of b (size x k), numeric' b (q x k)] for b (n, k), stacked."""
+    n, k = b.shape
+    q = numeric.shape[1]
+    out = np.zeros((size + q, k))
+    for i in range(n):
+        r = pattern[i]
+        for t in range(k):
+            out[r, t] += b[i, t]
+        for j in range(q):
+            v = numeric[i, j]
+            for t in range(k):
+                out[size + j, t] += v * b[i, t]
+    return out
 
-    def __init__(self, pattern: np.ndarray, indicator: np.ndarray):
+
+@numba.njit(cache=True, nogil=True)
+def pattern_product(pattern, numeric, coef_pattern, coef_numeric, out):
+    """out = coef_pattern[pattern] + numeric @ coef_numeric, row by row (X @ coef by pattern)."""
+    n, k = out.shape
+    q = numeric.shape[1]
+    for i in range(n):
+        r = pattern[i]
+        for t in range(k):
+            v = coef_pattern[r, t]
+            for j in range(q):
+                v += numeric[i, j] * coef_numeric[j, t]
+            out[i, t] = v
+
+
+@numba.njit(inline="always")
+def _response(b, c, i, t, divide):
+    """b[i, t] / c[i] (0 where c[i] = 0) with ``divide``, else b[i, t]."""
+    if not divide:
+        return b[i, t]
+    return b[i, t] / c[i] if c[i] != 0.0 else 0.0
+
+
+@numba.njit(cache=True, nogil=True)
+def scaled_pattern_sums(pattern, numeric, b, c, rs, size, divide):
+    """X' diag(rs) r by pattern (as :func:`pattern_sums`), r = b ⊘ c (``divide``) or b."""
+    n, k = b.shape
+    q = numeric.shape[1]
+    out = np.zeros((size + q, k))
+    for i in range(n):
+        r = pattern[i]
+        for t in range(k):
+            v = _response(b, c, i, t, divide) * rs[i]
+            out[r, t] += v
+            for j in range(q):
+                out[size + j, t] += numeric[i, j] * v
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def pattern_residual(pattern, numeric, b, c, rs, coef_pattern, coef_numeric, divide, multiply, out):
+    """out = (r − diag(rs) X coef) (⊙ c with ``multiply``), r = b ⊘ c (``divide``) or b: a least-squares
+    residual, row by row."""
+    n, k = b.shape
+    q = numeric.shape[1]
+    for i in range(n):
+        p = pattern[i]
+        for t in range(k):
+            fit = coef_pattern[p, t]
+            for j in range(q):
+                fit += numeric[i, j] * coef_numeric[j, t]
+            v = _response(b, c, i, t, divide) - fit * rs[i]
+            out[i, t] = v * c[i] if multiply else v
+
+
+@numba.njit(cache=True, nogil=True)
+def _spread(codes, values, n_dummy):
+    """P' values: (patterns, k) -> (n_dummy, k)."""
+    out = np.zeros((n_dummy, values.shape[1]))
+    for r in range(codes.shape[0]):
+        for j in range(codes.shape[1]):
+            c = codes[r, j]
+            if c >= 0:
+                for t in range(values.shape[1]):
+                    out[c, t] += values[r, t]
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _gather(codes, coef):
+    """P coef: (n_dummy, k) -> (patterns, k)."""
+    out = np.zeros((codes.shape[0], coef.shape[1]))
+    for r in range(codes.shape[0]):
+        for j in range(codes.shape[1]):
+            c = codes[r, j]
+            if c >= 0:
+                for t in range(coef.shape[1]):
+                    out[r, t] += coef[c, t]
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _pattern_gram(codes, w, n_dummy):
+    """P' diag(w) P (n_dummy, n_dummy)."""
+    out = np.zeros((n_dummy, n_dummy))
+    for r in range(codes.shape[0]):
+        for a in range(codes.shape[1]):
+            ca = codes[r, a]
+            if ca >= 0:
+                for b in range(codes.shape[1]):
+                    cb = codes[r, b]
+                    if cb >= 0:
+                        out[ca, cb] += w[r]
+    return out
+
+
+class CodePatterns:
+    """``pattern[i]``: unit i's pattern; ``codes`` (patterns, m): the code row of each pattern, so that the
+    (patterns x n_dummy) indicator P is applied by small loops (a BLAS call on it costs more in threads)."""
+
+    def __init__(self, pattern: np.ndarray, codes: np.ndarray, n_dummy: int):
         self.pattern = pattern
-        self.indicator = indicator
+        self.codes = codes
+        self.n_dummy = n_dummy
 
     @property
     def size(self) -> int:
-        return self.indicator.shape[0]
+        return self.codes.shape[0]
+
+    def spread(self, values: np.ndarray) -> np.ndarray:
+        """P' values for values (patterns,) or (patterns, k)."""
+        values = np.asarray(values, dtype=float)
+        out = _spread(self.codes, np.ascontiguousarray(values.reshape(len(values), -1)), self.n_dummy)
+        return out[:, 0] if values.ndim == 1 else out
+
+    def gather(self, coef: np.ndarray) -> np.ndarray:
+        """P coef for coef (n_dummy,) or (n_dummy, k)."""
+        coef = np.asarray(coef, dtype=float)
+        out = _gather(self.codes, np.ascontiguousarray(coef.reshape(len(coef), -1)))
+        return out[:, 0] if coef.ndim == 1 else out
+
+    def gram(self, w: np.ndarray) -> np.ndarray:
+        return _pattern_gram(self.codes, np.ascontiguousarray(w, dtype=float), self.n_dummy)
 
 
 def code_patterns(codes: np.ndarray, n_dummy: int) -> CodePatterns | None:
@@ -91,11 +220,10 @@ def code_patterns(codes: np.ndarray, n_dummy: int) -> CodePatterns | None:
     pattern, keys = _pattern_of_rows(codes, lo, radix, n_keys)
     if len(keys) * max(n_dummy, 1) > n:
         return None
-    indicator = np.zeros((len(keys), n_dummy))
+    pattern_codes = np.full((len(keys), m), -1, dtype=np.int64)
     rest = keys.copy()
     for j in range(m - 1, -1, -1):  # the keys' digits, last column first
         digit = rest % radix[j]
         rest //= radix[j]
-        rows = np.flatnonzero(digit > 0)
-        indicator[rows, digit[rows] - 1 + lo[j]] = 1.0
-    return CodePatterns(pattern, indicator)
+        pattern_codes[:, j] = np.where(digit > 0, digit - 1 + lo[j], -1)
+    return CodePatterns(pattern, pattern_codes, n_dummy)

@@ -18,7 +18,7 @@ from functools import cached_property
 import numba
 import numpy as np
 
-from ._code_patterns import CodePatterns, code_patterns
+from ._code_patterns import CodePatterns, code_patterns, pattern_product, pattern_sums
 from ._rake_numba import _RowChunks
 
 __all__ = ["CodedMatrix", "CODED_FROM_ROWS"]
@@ -103,22 +103,52 @@ class CodedMatrix:
     def matmat(self, coef: np.ndarray) -> np.ndarray:
         """X @ coef for coef (p, k) -> (n, k)."""
         coef = np.ascontiguousarray(coef, dtype=float)
-        return _product(self.codes, self.numeric, coef, self.n_dummy, self.shape[0], False)
+        patterns = self.patterns
+        if patterns is None:
+            return _product(self.codes, self.numeric, coef, self.n_dummy, self.shape[0], False)
+        out = np.empty((self.shape[0], coef.shape[1]))
+        by_pattern = patterns.gather(coef[:self.n_dummy])
+        tail = np.ascontiguousarray(coef[self.n_dummy:])
+        with _RowChunks(self.shape[0]) as chunks:
+            chunks.sum(lambda rows: pattern_product(patterns.pattern[rows], self.numeric[rows], by_pattern, tail,
+                                                    out[rows]) or np.zeros(1))
+        return out
 
     def matvec(self, eta: np.ndarray) -> np.ndarray:
         return self.matmat(np.asarray(eta, dtype=float)[:, None])[:, 0]
 
     def rmatmat(self, b: np.ndarray) -> np.ndarray:
         """X' @ b for b (n, k) -> (p, k)."""
-        return self._summed_over_rows(_product, np.ascontiguousarray(b, dtype=float), self.n_dummy, self.shape[1],
-                                      True)
+        b = np.ascontiguousarray(b, dtype=float)
+        patterns = self.patterns
+        if patterns is None:
+            return self._summed_over_rows(_product, b, self.n_dummy, self.shape[1], True)
+        sums = self._by_pattern(pattern_sums, b, patterns.size)
+        return np.concatenate([patterns.spread(sums[:patterns.size]), sums[patterns.size:]])
 
     def rmatvec(self, v: np.ndarray) -> np.ndarray:
         return self.rmatmat(np.asarray(v, dtype=float)[:, None])[:, 0]
 
     def gram(self, w: np.ndarray) -> np.ndarray:
         """X' diag(w) X (p, p)."""
-        return self._summed_over_rows(_gram, np.ascontiguousarray(w, dtype=float), self.n_dummy, self.shape[1])
+        w = np.ascontiguousarray(w, dtype=float)
+        patterns = self.patterns
+        if patterns is None:
+            return self._summed_over_rows(_gram, w, self.n_dummy, self.shape[1])
+        # [w, w·x_1..q] summed per pattern and against x: every block of the Gram matrix
+        q, size = self.numeric.shape[1], patterns.size
+        sums = self._by_pattern(pattern_sums, np.column_stack([w, self.numeric * w[:, None]]), size)
+        gram = np.empty((self.n_dummy + q, self.n_dummy + q))
+        gram[:self.n_dummy, :self.n_dummy] = patterns.gram(sums[:size, 0])
+        gram[:self.n_dummy, self.n_dummy:] = patterns.spread(sums[:size, 1:])
+        gram[self.n_dummy:, :self.n_dummy] = gram[:self.n_dummy, self.n_dummy:].T
+        gram[self.n_dummy:, self.n_dummy:] = (sums[size:, 1:] + sums[size:, 1:].T) / 2
+        return gram
+
+    def _by_pattern(self, kernel, per_row: np.ndarray, size: int) -> np.ndarray:
+        pattern = self.patterns.pattern
+        with _RowChunks(self.shape[0]) as chunks:
+            return chunks.sum(lambda rows: kernel(pattern[rows], self.numeric[rows], per_row[rows], size))
 
     def _summed_over_rows(self, kernel, per_row: np.ndarray, *args) -> np.ndarray:
         """Σ over fixed row chunks (threads for large inputs) of kernel(codes, numeric, per_row, *args)."""

@@ -202,8 +202,7 @@ class CodedNewtonPass:
     def _by_pattern(self, eta, g, per_unit):
         x, patterns = self.x, self.x.patterns
         nd, q, size = x.n_dummy, x.numeric.shape[1], patterns.size
-        indicator = patterns.indicator
-        eta_pattern = indicator @ eta[:nd]
+        eta_pattern = patterns.gather(eta[:nd])
         eta_numeric = np.ascontiguousarray(eta[nd:])
 
         def chunk(rows):
@@ -214,10 +213,10 @@ class CodedNewtonPass:
         out = self._chunks.sum(chunk)
         sums = out[:size * (2 + q)].reshape(size, 2 + q)
         tail = out[size * (2 + q):]
-        achieved = np.concatenate([indicator.T @ sums[:, 0], tail[:q]])
+        achieved = np.concatenate([patterns.spread(sums[:, 0]), tail[:q]])
         gram = np.empty((nd + q, nd + q))
-        gram[:nd, :nd] = indicator.T @ (indicator * sums[:, 1:2])
-        gram[:nd, nd:] = indicator.T @ sums[:, 2:]
+        gram[:nd, :nd] = patterns.gram(sums[:, 1])
+        gram[:nd, nd:] = patterns.spread(sums[:, 2:])
         gram[nd:, :nd] = gram[:nd, nd:].T
         half = tail[q:q + q * q].reshape(q, q)
         gram[nd:, nd:] = half + half.T - np.diag(np.diag(half))

@@ -28,6 +28,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import InputError, SurveyDesignError
+from ._code_patterns import pattern_sums
 
 __all__ = ["LONELY_PSU_RULES", "design_vcov", "stage_sample_sizes"]
 
@@ -150,15 +151,16 @@ def _one_stage(z, strata, clusters, sampsize, popsize, lonely, present, stage, d
     p = z.shape[1]
     if not present.any():
         return np.zeros(p) if diagonal else np.zeros((p, p))
-    z, strata, clusters, sampsize = z[present], strata[present], clusters[present], sampsize[present]
-    popsize = None if popsize is None else popsize[present]
+    if not present.all():  # (a boolean subset copies z: only when some rows are out)
+        z, strata, clusters, sampsize = z[present], strata[present], clusters[present], sampsize[present]
+        popsize = None if popsize is None else popsize[present]
     s_code = _dense_codes(strata)
     c_code = _dense_codes(clusters)
     psu = _dense_codes(s_code * (c_code.max() + 1) + c_code)
     n_psu_here = int(psu.max()) + 1
     first = np.full(n_psu_here, len(psu))
     np.minimum.at(first, psu, np.arange(len(psu)))  # the first row of every PSU
-    totals = np.stack([np.bincount(psu, weights=col, minlength=n_psu_here) for col in z.T], axis=1)
+    totals = pattern_sums(psu, np.empty((len(psu), 0)), np.ascontiguousarray(z), n_psu_here)  # PSU totals, one pass
     psu_stratum = s_code[first]
     n_strata = int(s_code.max()) + 1
     n_h = np.zeros(n_strata)

@@ -26,6 +26,9 @@ from functools import cached_property
 
 import numpy as np
 
+from ._code_patterns import pattern_residual, scaled_pattern_sums
+from ._rake_numba import _RowChunks
+
 __all__ = [
     "Projection",
     "PostStratification",
@@ -70,6 +73,8 @@ class Projection:
 
     def apply(self, z: np.ndarray) -> np.ndarray:
         c = self.scale
+        if getattr(self.design, "patterns", None) is not None:
+            return self._least_squares.scaled_residual(z, c)
         with np.errstate(divide="ignore", invalid="ignore"):
             response = np.where(c[:, None] != 0, z / c[:, None], 0.0)
         return self._least_squares.residual(response) * c[:, None]
@@ -112,6 +117,31 @@ class LeastSquares:
     def residual(self, b: np.ndarray) -> np.ndarray:
         residual = b - self._fit(b)
         return residual - self._fit(residual) if self.refine else residual
+
+    def scaled_residual(self, z: np.ndarray, c: np.ndarray) -> np.ndarray:
+        """c ⊙ residual(z ⊘ c) (0 where c = 0) for a coded A with code patterns: each fit is two fused passes
+        over the rows (``_code_patterns``), with no (n, k) temporaries."""
+        a, patterns = self.a, self.a.patterns
+        z = np.ascontiguousarray(z, dtype=float)
+        c = np.ascontiguousarray(c, dtype=float)
+        rs = np.ascontiguousarray(self.row_scale, dtype=float)
+        size, nd = patterns.size, a.n_dummy
+        out = np.empty_like(z)
+        with _RowChunks(len(z)) as chunks:
+            b, divide = z, True
+            for last in ([False, True] if self.refine else [True]):
+                sums = chunks.sum(lambda rows: scaled_pattern_sums(patterns.pattern[rows], a.numeric[rows], b[rows],
+                                                                   c[rows], rs[rows], size, divide))
+                coef = self.col_scale[:, None] * (self.gram_pinv @ (
+                    self.col_scale[:, None] * np.concatenate([patterns.spread(sums[:size]), sums[size:]])))
+                by_pattern = patterns.gather(coef[:nd])
+                tail = np.ascontiguousarray(coef[nd:])
+                target = out if last else np.empty_like(z)
+                chunks.sum(lambda rows: pattern_residual(patterns.pattern[rows], a.numeric[rows], b[rows], c[rows],
+                                                         rs[rows], by_pattern, tail, divide, last, target[rows])
+                           or np.zeros(1))
+                b, divide = target, False
+        return out
 
 
 def _gram(a, weights: np.ndarray) -> np.ndarray:

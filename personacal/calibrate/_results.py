@@ -98,16 +98,16 @@ class MarginCheck:
     ``numeric``: ``(names, target, initial, achieved)`` of numeric auxiliaries, listed after the cells.
     """
 
-    def __init__(self, enc: EncodedSample | None, totals: list[tuple[np.ndarray, np.ndarray]], numeric=None):
+    def __init__(self, enc: EncodedSample | None, totals, numeric=None):
         self._enc = enc
-        self._totals = totals
+        self._totals = totals  # the list, or a function that makes it when the table is first asked for
         self._numeric = numeric
 
     @cached_property
     def table(self) -> pd.DataFrame:
         frames = []
         if self._enc is not None and self._enc.margins:
-            frames.append(margin_table(self._enc, self._totals))
+            frames.append(margin_table(self._enc, self._totals() if callable(self._totals) else self._totals))
         if self._numeric is not None and len(self._numeric[0]):
             frames.append(numeric_table(*self._numeric))
         if not frames:

@@ -188,18 +188,28 @@ def estimate(design: "SurveyDesign", statistic: str, y, *, group=None, level: fl
     rows, y_matrix, valid = _variables(design, names, statistic, na_rm)
     levels, domains = _domains(design, groups, statistic)
     n_var, n_dom = y_matrix.shape[1], domains.shape[1]
-    # column k = (domain k // n_var, variable k % n_var)
-    masks = np.repeat(domains, n_var, axis=1) & np.tile(valid, (1, n_dom))
-    y_all = np.tile(y_matrix, (1, n_dom))
-    weighted = masks * w[:, None]
-    if statistic == "total":
-        estimates = np.einsum("ik,ik->k", weighted, y_all)
-        z = weighted * y_all
+    if n_dom == 1 and domains.all() and valid.all():
+        # every row in every estimate (the common case): masks of one column that broadcast, no (n, k) copies
+        masks, y_all = np.ones((len(w), 1), dtype=bool), y_matrix
+        if statistic == "total":
+            estimates, z = w @ y_all, y_all * w[:, None]
+        else:
+            base = w.sum()
+            estimates = (w @ y_all) / base
+            z = (y_all - estimates) * (w / base)[:, None]
     else:
-        base = weighted.sum(axis=0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            estimates = np.einsum("ik,ik->k", weighted, y_all) / base
-            z = weighted * (y_all - estimates) / base
+        # column k = (domain k // n_var, variable k % n_var)
+        masks = np.repeat(domains, n_var, axis=1) & np.tile(valid, (1, n_dom))
+        y_all = np.tile(y_matrix, (1, n_dom))
+        weighted = masks * w[:, None]
+        if statistic == "total":
+            estimates = np.einsum("ik,ik->k", weighted, y_all)
+            z = weighted * y_all
+        else:
+            base = weighted.sum(axis=0)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                estimates = np.einsum("ik,ik->k", weighted, y_all) / base
+                z = weighted * (y_all - estimates) / base
     if interval_method == "linearization":
         se = _linearized_se(design, z, masks)
         method = "linearization"
