@@ -131,7 +131,9 @@ def _coded(margins, d, enc, dummies, totals, names, population, numeric, columns
     names = names + list(population) + list(numeric)
     target = np.concatenate(all_totals)
     _check_numeric_carried(block, d, population + numeric, target[n_dummies:])
-    x = CodedMatrix(np.ascontiguousarray(codes, dtype=np.int64), np.ascontiguousarray(block, dtype=float), n_dummies)
+    sizes = np.array([len(t) for t in totals[:len(dummies)]], dtype=np.int64)
+    first = np.asarray(offsets[:len(dummies)], dtype=np.int64)
+    x = CodedMatrix(codes, np.ascontiguousarray(block, dtype=float), n_dummies, ranges=(first, first + sizes - 1))
     return Auxiliaries(x, target, names, enc, population + numeric)
 
 

@@ -59,9 +59,10 @@ def _pattern_of_rows(codes, lo, radix, n_keys):
     for k in range(n_keys):
         if seen[k] >= 0:
             keys[seen[k]] = k
+    pattern = np.empty(n, dtype=np.int32)  # half the bytes the passes read
     for i in range(n):
-        key[i] = seen[key[i]]
-    return key, keys
+        pattern[i] = seen[key[i]]
+    return pattern, keys
 
 
 @numba.njit(cache=True, nogil=True)
@@ -205,12 +206,15 @@ class CodePatterns:
         return _pattern_gram(self.codes, np.ascontiguousarray(w, dtype=float), self.n_dummy)
 
 
-def code_patterns(codes: np.ndarray, n_dummy: int) -> CodePatterns | None:
-    """The patterns of ``codes`` (n, m), or None when they are too many to pay off."""
+def code_patterns(codes: np.ndarray, n_dummy: int, ranges=None) -> CodePatterns | None:
+    """The patterns of ``codes`` (n, m), or None when they are too many to pay off.
+
+    ``ranges``: (lowest, highest) code each column may hold, when the caller knows them (spares a pass).
+    """
     n, m = codes.shape
-    if n == 0 or m == 0:
+    if n == 0 or m == 0 or n >= 2**31:
         return None
-    lo, hi = _column_ranges(codes)
+    lo, hi = _column_ranges(codes) if ranges is None else (np.asarray(r, dtype=np.int64) for r in ranges)
     radix = (hi - lo + 2).astype(np.int64)
     n_keys = 1
     for r in radix:

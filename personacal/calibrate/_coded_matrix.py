@@ -90,6 +90,8 @@ class CodedMatrix:
     codes: np.ndarray  # (n, m) int64, global column indices
     numeric: np.ndarray  # (n, q) float64
     n_dummy: int
+    #: (lowest, highest) code each column may hold, when known (else found by a pass over the codes)
+    ranges: tuple[np.ndarray, np.ndarray] | None = None
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -98,7 +100,7 @@ class CodedMatrix:
     @cached_property
     def patterns(self) -> CodePatterns | None:
         """The distinct code rows, when few (``_code_patterns``); computed once (frozen: set via __dict__)."""
-        return code_patterns(self.codes, self.n_dummy)
+        return code_patterns(self.codes, self.n_dummy, self.ranges)
 
     def matmat(self, coef: np.ndarray) -> np.ndarray:
         """X @ coef for coef (p, k) -> (n, k)."""

@@ -136,7 +136,7 @@ class LeastSquares:
                     self.col_scale[:, None] * np.concatenate([patterns.spread(sums[:size]), sums[size:]])))
                 by_pattern = patterns.gather(coef[:nd])
                 tail = np.ascontiguousarray(coef[nd:])
-                target = out if last else np.empty_like(z)
+                target = out  # the refinement pass rewrites the first residual in place (row by row)
                 chunks.sum(lambda rows: pattern_residual(patterns.pattern[rows], a.numeric[rows], b[rows], c[rows],
                                                          rs[rows], by_pattern, tail, divide, last, target[rows])
                            or np.zeros(1))

@@ -191,12 +191,16 @@ def estimate(design: "SurveyDesign", statistic: str, y, *, group=None, level: fl
     if n_dom == 1 and domains.all() and valid.all():
         # every row in every estimate (the common case): masks of one column that broadcast, no (n, k) copies
         masks, y_all = np.ones((len(w), 1), dtype=bool), y_matrix
+        # z in place of y when y is not needed again (a fresh (n, k) array costs its page faults)
+        z = y_all if interval_method == "linearization" else y_all.copy()
         if statistic == "total":
-            estimates, z = w @ y_all, y_all * w[:, None]
+            estimates = w @ y_all
+            z *= w[:, None]
         else:
             base = w.sum()
             estimates = (w @ y_all) / base
-            z = (y_all - estimates) * (w / base)[:, None]
+            z -= estimates
+            z *= (w / base)[:, None]
     else:
         # column k = (domain k // n_var, variable k % n_var)
         masks = np.repeat(domains, n_var, axis=1) & np.tile(valid, (1, n_dom))
