@@ -112,3 +112,23 @@ def test_pattern_residual_equals_the_dense_projection(refine):
     expected = plain.apply(z)
     np.testing.assert_allclose(coded.apply(z), expected, rtol=1e-9, atol=1e-12 * np.abs(expected).max())
     assert np.all(coded.apply(z)[:7] == 0)
+
+
+@pytest.mark.parametrize("calfun", ["linear", "raking", "logit"])
+def test_fused_newton_passes_follow_the_dense_iteration(calfun):
+    from personacal.calibrate._newton_kernel import CALIBRATION_FUNCTIONS, newton_calibrate
+
+    x, dense, rng = _coded_problem(n=3000, seed=11)
+    rows = CodedMatrix(x.codes, x.numeric, x.n_dummy)
+    rows.__dict__["patterns"] = None
+    d = rng.uniform(1, 3, len(dense))
+    truth = np.exp(0.2 * np.sin(dense[:, 9]) + 0.05 * (dense[:, 10] - 2))  # a smooth g inside (0.5, 2)
+    totals = dense.T @ (d * truth)
+    lower = np.where(np.arange(len(dense)) % 2, 0.5, 0.4)  # per-unit bounds on half the runs
+    for lo in (0.5, lower):
+        fits = [newton_calibrate(m, d, totals, CALIBRATION_FUNCTIONS[calfun], lo, 2.0, population=totals[:3].sum(),
+                                 tol=1e-11, max_iter=50) for m in (dense, x, rows)]
+        for g, n_iter, _, error in fits:
+            assert error <= 1e-11 and n_iter == fits[0][1]
+            np.testing.assert_allclose(g, fits[0][0], rtol=1e-9)
+        assert x.patterns is not None

@@ -153,6 +153,11 @@ def _pattern_pass(pattern, numeric, d, lower, upper, eta_pattern, eta_numeric, n
     return out
 
 
+def _mirror(half: np.ndarray) -> np.ndarray:
+    """The symmetric matrix of which a pass filled one triangle (whichever a column pair lands in)."""
+    return half + half.T - np.diag(np.diag(half))
+
+
 def _compact(bound: np.ndarray) -> np.ndarray:
     """A single-element array when every unit has the same bound (spares reading n bounds per pass)."""
     bound = np.ascontiguousarray(bound, dtype=float)
@@ -185,19 +190,16 @@ class CodedNewtonPass:
         eta = np.ascontiguousarray(eta, dtype=float)
         g = np.empty(x.shape[0])
         per_unit = self.lower.size > 1
+        if x.patterns is not None:
+            return self._by_pattern(eta, g, per_unit)
 
         def chunk(rows):
             bounds = (self.lower[rows], self.upper[rows]) if per_unit else (self.lower, self.upper)
             return _newton_pass(x.codes[rows], x.numeric[rows], self.d[rows], *bounds, eta, x.n_dummy, self.kind,
                                 g[rows])
 
-        if x.patterns is not None:
-            return self._by_pattern(eta, g, per_unit)
         out = self._chunks.sum(chunk)
-        half = out[p:p + p * p].reshape(p, p)
-        # the pass fills one triangle (whichever a column pair lands in): mirror it
-        gram = half + half.T - np.diag(np.diag(half))
-        return g, out[:p], gram, bool(out[-1] == 0)
+        return g, out[:p], _mirror(out[p:p + p * p].reshape(p, p)), bool(out[-1] == 0)
 
     def _by_pattern(self, eta, g, per_unit):
         x, patterns = self.x, self.x.patterns
@@ -218,6 +220,5 @@ class CodedNewtonPass:
         gram[:nd, :nd] = patterns.gram(sums[:, 1])
         gram[:nd, nd:] = patterns.spread(sums[:, 2:])
         gram[nd:, :nd] = gram[:nd, nd:].T
-        half = tail[q:q + q * q].reshape(q, q)
-        gram[nd:, nd:] = half + half.T - np.diag(np.diag(half))
+        gram[nd:, nd:] = _mirror(tail[q:q + q * q].reshape(q, q))
         return g, achieved, gram, bool(tail[-1] == 0)
