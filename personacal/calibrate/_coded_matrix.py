@@ -8,6 +8,10 @@ O(m² + q²) additions, not O(p²) multiplications: at a million rows and 26 cel
 plus 2 numeric columns, X'DX takes one such pass instead of a 28 x 28 dense
 product over a 224 MB matrix (benchmarks/results/survey.md). The passes run in
 numba on fixed row chunks, in threads for large inputs, like the raking kernel.
+When the rows hold few distinct code patterns (``_code_patterns``), the passes
+sum per pattern instead (one scatter-add per row) and the small pattern
+indicator does the rest; a Newton step of calibration is one fused pass
+(``_coded_newton``).
 """
 
 from __future__ import annotations
