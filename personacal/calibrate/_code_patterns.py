@@ -14,7 +14,9 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["CodePatterns", "code_patterns", "pattern_sums", "pattern_product", "scaled_pattern_sums", "pattern_residual"]
+__all__ = [
+    "CodePatterns", "code_patterns", "pattern_sums", "pattern_product", "scaled_pattern_sums", "pattern_residual",
+]
 
 
 @numba.njit(cache=True, nogil=True)
