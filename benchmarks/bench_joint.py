@@ -44,6 +44,7 @@ import _joint_cases as J  # noqa: E402
 import personacal.data as data  # noqa: E402
 from personacal.calibrate import reconstruct_joint  # noqa: E402
 from personacal.errors import DiagnosticsWarning  # noqa: E402
+from _markdown import markdown_table  # noqa: E402
 
 VARIABLES_51 = ("sex", "age", "race4", "education3", "employment3")
 
@@ -197,17 +198,6 @@ def timing() -> list[dict]:
     return rows
 
 
-def _md(frame: pd.DataFrame) -> str:
-    shown = frame.copy()
-    for column in shown.columns:
-        if shown[column].dtype.kind == "f":
-            shown[column] = shown[column].map(lambda x: "" if pd.isna(x) else f"{x:.4g}")
-    header = "| " + " | ".join(map(str, shown.columns)) + " |"
-    rule = "|" + "---|" * len(shown.columns)
-    body = ["| " + " | ".join(str(v).replace("|", "/") for v in row) + " |" for row in shown.itertuples(index=False)]
-    return "\n".join([header, rule, *body])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="accuracy tables only")
@@ -225,7 +215,7 @@ def main() -> None:
     sections += ["## 1. Accuracy on held-out joints", "",
                  "Each region's true joint is hidden; the methods get its margins (the truth's own 1-D margins, "
                  "plus the stated 2-D margin) and a seed of other respondents. Mean over regions. bayes uses its "
-                 "defaults (NUTS 4 x 1,000 draws; ADVI 30,000 iterations).", "", _md(acc), ""]
+                 "defaults (NUTS 4 x 1,000 draws; ADVI 30,000 iterations).", "", markdown_table(acc, nan=""), ""]
     if not args.quick:
         split3 = J.anes_split_case()
         split4 = J.anes_split_case(variables=("age", "education4", "race_eth4", "income_percentile"))
@@ -240,9 +230,9 @@ def main() -> None:
                      "Multinomial(n_truth, share). Nominal: 0.90 inside, 0.05 in each tail. "
                      "'credible interval holds truth share' compares the truth half's raw shares with the credible "
                      "interval for the population share, which ignores the truth's own sampling noise and so must "
-                     "fall short of 0.90.", "", _md(cov), ""]
+                     "fall short of 0.90.", "", markdown_table(cov, nan=""), ""]
         tim = pd.DataFrame(timing())
-        sections += ["## 3. The 50 states + DC in one hierarchical fit", "", _md(tim), ""]
+        sections += ["## 3. The 50 states + DC in one hierarchical fit", "", markdown_table(tim, nan=""), ""]
     sections += ["## Notes", "", *NOTES, "", f"Total benchmark time: {time.perf_counter() - started:.0f} s."]
     out = HERE / "results" / "joint.md"
     out.parent.mkdir(exist_ok=True)

@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 import _consistency_corpus as corpus  # noqa: E402
+from _markdown import markdown_table  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "results" / "consistency_accuracy.md"
 COLUMNS = ["attribute", "contradicted", "flagged", "flagged_right", "precision", "recall", "stated", "read",
@@ -44,13 +45,6 @@ def _frozen_table() -> str:
     return "\n".join(lines)
 
 
-def _markdown(frame) -> str:
-    """A pipe table (pandas' to_markdown needs the optional tabulate package)."""
-    cells = [[f"{v:.3f}" if isinstance(v, float) else str(v) for v in row] for row in frame.itertuples(index=False)]
-    lines = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * len(frame.columns)]
-    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in cells])
-
-
 def _fmt(num: int, den: int) -> str:
     return f"{num / den:.2f}" if den else "–"
 
@@ -64,7 +58,7 @@ def main() -> int:
     for label, parts in (("all parts (A-D, 744 sentences)", "ABCD"), ("development parts A+B", "AB"),
                          ("held-out parts C+D, current rules (C and D errors were fixed: optimistic)", "CD")):
         frame = corpus.score(data[data["part"].isin(list(parts))])[COLUMNS]
-        sections += [f"## {label}", "", _markdown(frame), ""]
+        sections += [f"## {label}", "", markdown_table(frame, ".3f"), ""]
     sections += ["## Held-out parts scored once, with the rules frozen before labelling", "",
                  "The honest out-of-sample figures (small counts):", "", _frozen_table(), ""]
     OUT.write_text("\n".join(sections))

@@ -15,7 +15,7 @@ import os
 import time
 from pathlib import Path
 
-import pandas as pd
+from _markdown import markdown_table
 
 from personacal.simulate import DemographicModel
 
@@ -23,13 +23,6 @@ SEED = 11
 COLUMNS = ["question_id", "survey", "n", "n_dropped", "pseudo_r2", "llf", "llnull", "lr_stat", "lr_df", "lr_pvalue",
            "converged", "logloss_model", "logloss_marginal", "logloss_diff", "logloss_diff_ci_low",
            "logloss_diff_ci_high"]
-
-
-def _md(frame: pd.DataFrame) -> str:
-    """A GitHub markdown table, floats to 4 significant digits."""
-    cells = frame.map(lambda v: f"{v:.4g}" if isinstance(v, float) else str(v)).to_numpy().tolist()
-    lines = [list(map(str, frame.columns)), ["---"] * frame.shape[1], *cells]
-    return "\n".join("| " + " | ".join(line) + " |" for line in lines)
 
 
 def main() -> None:
@@ -52,7 +45,7 @@ def main() -> None:
             + f". Demographics beat the marginal shares out of sample (95% CI of the log-loss difference < 0) "
             f"on {better} of {len(table)} questions; median pseudo-R² {table['pseudo_r2'].median():.3f}.",
             "",
-            _md(table),
+            markdown_table(table),
             "",
         ]
     mapping = DemographicModel.question_map()
@@ -61,7 +54,7 @@ def main() -> None:
         survey_variable=("survey_variable", "first"), options=("option", " / ".join)).reset_index()
     sections += ["## Question -> survey variable", "",
                  "Options in the bank's order; each substantive option has the same label in the survey extract; "
-                 "a refusal option (\"Refused\") gets probability 0.", "", _md(mapping), ""]
+                 "a refusal option (\"Refused\") gets probability 0.", "", markdown_table(mapping), ""]
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "demographic_model.md").write_text("\n".join(sections), encoding="utf-8")
     print("\n".join(sections))

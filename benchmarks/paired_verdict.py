@@ -38,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 import _verdict_sim as sim  # noqa: E402
 
 from personacal.evaluate import compare  # noqa: E402
+from _markdown import markdown_table  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "results" / "paired_verdict.md"
 LEVEL = 0.95
@@ -99,14 +100,6 @@ def verdict_rates(n_states, n_per_state, reps, *, weights, lean, seed0, recomput
     return out
 
 
-def _md(frame: pd.DataFrame, digits: int = 3) -> str:
-    head = "| " + " | ".join(map(str, frame.columns)) + " |"
-    rows = [head, "|" + "---|" * len(frame.columns)]
-    for _, r in frame.iterrows():
-        rows.append("| " + " | ".join(f"{v:.{digits}f}" if isinstance(v, float) else str(v) for v in r) + " |")
-    return "\n".join(rows)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--reps", type=int, default=100, help="samples per coverage and false-improvement cell")
@@ -128,7 +121,7 @@ def main() -> None:
             table = coverage(10, n, reps, 0.03, recompute).reset_index()
             print(f"coverage n={n} recompute={recompute} done at {time.perf_counter() - started:.0f} s", flush=True)
             what = "recomputed on every replicate" if recompute else "fixed (compare's default)"
-            parts += [f"\n{n} personas per state, calibrated weights {what}:\n", _md(table)]
+            parts += [f"\n{n} personas per state, calibrated weights {what}:\n", markdown_table(table, ".3f")]
     parts.append("")
 
     parts.append("## 2. False improvements: same answers, calibrated side with random weights (log-normal, SD 0.5)")
@@ -137,7 +130,7 @@ def main() -> None:
         rates = verdict_rates(states, n, reps, weights="noise", lean=0.05, seed0=5000)
         rows.append({"states": states, "personas per state": n, **rates})
         print(f"noise {states}x{n} done at {time.perf_counter() - started:.0f} s", flush=True)
-    parts += [_md(pd.DataFrame(rows)), ""]
+    parts += [markdown_table(pd.DataFrame(rows), ".3f"), ""]
     parts.append("## 2b. A representative raw pool (no lean) post-stratified: what the verdict calls")
     parts.append("The raw pool has the population's group shares in expectation; post-stratification only removes "
                  "this sample's chance imbalance. With fixed weights the verdict judges the change for these "
@@ -147,7 +140,7 @@ def main() -> None:
     for recompute in (False, True):
         rates = verdict_rates(10, 300, reps, weights="poststratify", lean=0.0, seed0=7000, recompute=recompute)
         rows.append({"weights": "recomputed" if recompute else "fixed", **rates})
-    parts += [_md(pd.DataFrame(rows)), ""]
+    parts += [markdown_table(pd.DataFrame(rows), ".3f"), ""]
 
     parts.append("## 3. Power: a real lean correction (post-stratification removes the raw pool's lean)")
     rows = []
@@ -163,7 +156,7 @@ def main() -> None:
                          "weights": "recomputed" if recompute else "fixed",
                          "lean improved": rates["mean_signed_error improved"], "MAE improved": rates["mae improved"],
                          "any statistic improved": rates["any statistic improved"]})
-    parts += [_md(pd.DataFrame(rows)), ""]
+    parts += [markdown_table(pd.DataFrame(rows), ".3f"), ""]
     parts.append(f"Total time {time.perf_counter() - started:.0f} s; load average at end {os.getloadavg()[0]:.1f}.")
     OUT.write_text("# Paired verdict of compare: coverage, false improvements, power\n\n" + "\n".join(parts) + "\n")
     print(OUT.read_text())

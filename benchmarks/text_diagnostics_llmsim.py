@@ -31,6 +31,7 @@ from scipy import stats
 from personacal.evaluate import text_diagnostics
 from personacal.evaluate._text_terms import matched_terms
 from personacal.simulate import render_persona
+from _markdown import markdown_table  # noqa: E402
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "llmsim_personas_sample"
 #: Meta attributes shown; persona_file is an id and STATE_ABBR repeats STATE_NAME.
@@ -83,13 +84,6 @@ def top_terms(pairs: pd.DataFrame, k: int = 12) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _md(frame: pd.DataFrame) -> str:
-    """A GitHub markdown table, floats to 4 significant digits."""
-    cells = frame.map(lambda v: f"{v:.4g}" if isinstance(v, float) else str(v)).to_numpy().tolist()
-    lines = [list(map(str, frame.columns)), ["---"] * frame.shape[1], *cells]
-    return "\n".join("| " + " | ".join(line) + " |" for line in lines)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
@@ -130,19 +124,19 @@ def main() -> None:
         "",
         "## Mean per tier",
         "",
-        _md(means),
+        markdown_table(means),
         "",
         "## Paired difference, Descriptive (Llama) - Meta",
         "",
-        _md(paired),
+        markdown_table(paired),
         "",
         "## Paired difference per state",
         "",
-        _md(per_state),
+        markdown_table(per_state),
         "",
         "## What the term rates are made of (matches over all persons)",
         "",
-        _md(top_terms(pairs)),
+        markdown_table(top_terms(pairs)),
         "",
         "The term lists were fixed before the first run on these personas; one change was made after it: the "
         "ACS marital label 'Now married, except separated' had been counted as a separation (it made up 1,042 of "
@@ -151,7 +145,7 @@ def main() -> None:
         "",
         "## Within the Llama tier: longer text, more positive? (Spearman, percentile bootstrap, 2,000 resamples)",
         "",
-        _md(dose),
+        markdown_table(dose),
         "",
     ]
     args.out.mkdir(parents=True, exist_ok=True)

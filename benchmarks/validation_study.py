@@ -37,6 +37,7 @@ import known_truth as kt  # noqa: E402
 
 from personacal.errors import ConvergenceError  # noqa: E402
 from personacal.evaluate import compare  # noqa: E402
+from _markdown import markdown_table  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "results" / "validation_study.md"
 LEVEL = 0.95
@@ -161,15 +162,6 @@ def error_by_n(pop, scenario, ns, reps, seed0) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _md(frame: pd.DataFrame, digits: int = 3) -> str:
-    head = "| " + " | ".join(map(str, frame.columns)) + " |"
-    rows = [head, "|" + "---|" * len(frame.columns)]
-    for _, r in frame.iterrows():
-        rows.append("| " + " | ".join("" if isinstance(v, float) and np.isnan(v) else
-                                      f"{v:.{digits}f}" if isinstance(v, float) else str(v) for v in r) + " |")
-    return "\n".join(rows)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=200)
@@ -201,7 +193,7 @@ def main() -> None:
         parts.append(f"## {name}\n\ncomposition `{composition}` (tilt {tilt}), party shift {shift} (log-odds); "
                      f"{args.n} personas per state, {args.reps} replications, {args.boot} paired BCa bootstrap "
                      "replicates per compare, raking redone on every replicate.\n")
-        parts.append(_md(headline(frame)) + "\n")
+        parts.append(markdown_table(headline(frame), ".3f", nan="") + "\n")
         Path(args.out).write_text("\n".join(parts))  # keep what is done if a later section fails
         failed = frame.groupby("rep")["failed_replicates"].first()
         dropped = frame.groupby("rep")["dropped"].first()
@@ -210,7 +202,8 @@ def main() -> None:
                      f"plus BCa's jackknife). Replications whose own raking dropped a margin: {int((dropped > 0).sum())}.\n")
     name, scenario = next(iter(SCENARIOS.items()))
     parts.append(f"## Error by personas per state ({name}; point estimates, {args.reps} replications)\n")
-    parts.append(_md(error_by_n(pop, scenario, (50, 100, 200, 400), args.reps, 20_000)) + "\n")
+    parts.append(markdown_table(error_by_n(pop, scenario, (50, 100, 200, 400), args.reps, 20_000), ".3f", nan="")
+                     + "\n")
     parts.append(f"Run time {time.time() - start:.0f} s; load average {load:.1f} at start (2-core machine shared "
                  "with other jobs).\n")
     Path(args.out).write_text("\n".join(parts))
