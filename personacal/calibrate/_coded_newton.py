@@ -10,12 +10,16 @@ columns, F and F' are computed in registers, and the totals and the Gram matrix
 ranges) are accumulated in place. The rows are split over threads in fixed
 chunks (``_RowChunks``), so results do not depend on the core count.
 
-The scalar calibration functions repeat the array ones of ``_newton_kernel``
-operation for operation (same overflow-free logit form, NaN kept by the clips),
-so both paths follow the same iterates up to rounding.
+The scalar calibration functions compute the array ones of ``_newton_kernel``
+with the same overflow-free logit form (NaN kept by the clips), the logit with
+one division instead of two, so both paths follow the same iterates up to
+rounding. The pattern pass does not write g: the Newton loop asks for it once,
+at the iterate it keeps.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numba
 import numpy as np
@@ -23,7 +27,7 @@ import numpy as np
 from ._coded_matrix import CodedMatrix
 from ._rake_numba import _RowChunks
 
-__all__ = ["CALFUN_KINDS", "CodedNewtonPass"]
+__all__ = ["CALFUN_KINDS", "CodedNewtonPass", "pattern_width"]
 
 #: The calibration functions the fused pass knows, by name (``_newton_kernel.CALIBRATION_FUNCTIONS``).
 CALFUN_KINDS = {"linear": 0, "raking": 1, "logit": 2}
@@ -59,13 +63,17 @@ def _calfun(u, k, kind):
     if kind == 1:
         e = np.exp(u)
         return _clip(e, k[0], k[1]), e if (e > k[0] and e < k[1]) else 0.0
-    # logit: [L(U−1) + U(1−L)e^{Au}] / [(U−1) + (1−L)e^{Au}], written with e^{−|Au|} so that nothing overflows
+    # logit: [L(U−1) + U(1−L)e^{Au}] / [(U−1) + (1−L)e^{Au}], written with e = e^{−|Au|} so that
+    # nothing overflows: numerator and denominator are (k0·m0 + k1·m1) and (k2·m0 + k3·m1) with
+    # (m0, m1) = (e, 1) for Au ≥ 0 and (1, e) below. Chosen by arithmetic, not a branch: the sign of
+    # Au is a coin flip from row to row, and a mispredicted branch costs as much as the exp.
     au = k[4] * u
     e = np.exp(-np.abs(au))
-    pos = au >= 0
-    num = (k[0] * e if pos else k[0]) + (k[1] if pos else k[1] * e)
-    den = (k[2] * e if pos else k[2]) + (k[3] if pos else k[3] * e)
-    return num / den, k[5] * e / (den * den)
+    pos = 1.0 if au >= 0 else 0.0
+    m0 = pos * e + (1.0 - pos)
+    m1 = pos + (1.0 - pos) * e
+    inverse = 1.0 / (k[2] * m0 + k[3] * m1)
+    return (k[0] * m0 + k[1] * m1) * inverse, k[5] * e * inverse * inverse
 
 
 @numba.njit(cache=True, nogil=True)
@@ -117,15 +125,24 @@ def _newton_pass(codes, numeric, d, lower, upper, eta, n_dummy, kind, g_out):
     return out
 
 
+#: Per pattern, the pattern pass sums d·g, d·F', d·F'·x_t (q), d·g·x_t (q) and d·F'·x_t·x_s (t ≤ s).
+def pattern_width(q: int) -> int:
+    return 2 + 2 * q + q * (q + 1) // 2
+
+
 @numba.njit(cache=True, nogil=True)
-def _pattern_pass(pattern, numeric, d, lower, upper, eta_pattern, eta_numeric, n_pattern, kind, g_out):
-    """As :func:`_newton_pass` on a matrix whose code rows are patterns (``_code_patterns``); returns
-    [per pattern: Σ d·g, Σ d·F', Σ d·F'·x_t (patterns x (2 + q)), Σ d·g·x_t (q), Σ d·F'·x_t·x_s (q·q,
-    upper triangle), #non-finite F']."""
-    n, q = numeric.shape
-    width = 2 + q
-    base = n_pattern * width
-    out = np.zeros(base + q + q * q + 1)
+def _pattern_pass(pattern, numeric, d, lower, upper, eta_pattern, eta_numeric, n_pattern, kind):
+    """As :func:`_newton_pass` on a matrix whose code rows are patterns (``_code_patterns``), without g:
+    returns the (patterns x ``pattern_width(q)``) sums, flat.
+
+    ``eta_numeric`` is a tuple, so q is known when numba compiles and the loops over the numeric
+    columns unroll; the numeric sums go per pattern too, so no row waits on the one before it to
+    add to a shared total. A non-finite F' makes its pattern's sums non-finite (the caller checks).
+    """
+    n = numeric.shape[0]
+    q = len(eta_numeric)
+    width = 2 + 2 * q + q * (q + 1) // 2
+    out = np.zeros(n_pattern * width)
     per_unit = lower.shape[0] > 1
     k = _constants(lower[0], upper[0], kind)
     for i in range(n):
@@ -136,21 +153,37 @@ def _pattern_pass(pattern, numeric, d, lower, upper, eta_pattern, eta_numeric, n
         if per_unit:
             k = _constants(lower[i], upper[i], kind)
         g, slope = _calfun(u, k, kind)
-        g_out[i] = g
-        if not np.isfinite(slope):
-            out[base + q + q * q] += 1.0
         dg = d[i] * g
         ds = d[i] * slope
         at = r * width
         out[at] += dg
         out[at + 1] += ds
+        c = at + 2 + 2 * q
         for t in range(q):
-            v = ds * numeric[i, t]
+            x = numeric[i, t]
+            v = ds * x
             out[at + 2 + t] += v
-            out[base + t] += dg * numeric[i, t]
+            out[at + 2 + q + t] += dg * x
             for s in range(t, q):
-                out[base + q + t * q + s] += v * numeric[i, s]
+                out[c] += v * numeric[i, s]
+                c += 1
     return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _pattern_factors(pattern, numeric, lower, upper, eta_pattern, eta_numeric, kind, g_out):
+    """g = F(Xη) of every row into ``g_out`` (once, at the multipliers Newton settled on)."""
+    n = numeric.shape[0]
+    q = len(eta_numeric)
+    per_unit = lower.shape[0] > 1
+    k = _constants(lower[0], upper[0], kind)
+    for i in range(n):
+        u = eta_pattern[pattern[i]]
+        for t in range(q):
+            u += numeric[i, t] * eta_numeric[t]
+        if per_unit:
+            k = _constants(lower[i], upper[i], kind)
+        g_out[i] = _calfun(u, k, kind)[0]
 
 
 def _mirror(half: np.ndarray) -> np.ndarray:
@@ -184,14 +217,14 @@ class CodedNewtonPass:
     def __exit__(self, *exc) -> None:
         self._chunks.__exit__(*exc)
 
-    def __call__(self, eta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
-        """(g, X'(d·g), X' diag(d·F'(Xη)) X, every F' finite)."""
+    def __call__(self, eta: np.ndarray) -> tuple[Callable[[], np.ndarray], np.ndarray, np.ndarray, bool]:
+        """(a function giving g, X'(d·g), X' diag(d·F'(Xη)) X, every F' finite)."""
         x, p = self.x, self.x.shape[1]
         eta = np.ascontiguousarray(eta, dtype=float)
-        g = np.empty(x.shape[0])
         per_unit = self.lower.size > 1
         if x.patterns is not None:
-            return self._by_pattern(eta, g, per_unit)
+            return self._by_pattern(eta, per_unit)
+        g = np.empty(x.shape[0])
 
         def chunk(rows):
             bounds = (self.lower[rows], self.upper[rows]) if per_unit else (self.lower, self.upper)
@@ -199,26 +232,40 @@ class CodedNewtonPass:
                                 g[rows])
 
         out = self._chunks.sum(chunk)
-        return g, out[:p], _mirror(out[p:p + p * p].reshape(p, p)), bool(out[-1] == 0)
+        return lambda: g, out[:p], _mirror(out[p:p + p * p].reshape(p, p)), bool(out[-1] == 0)
 
-    def _by_pattern(self, eta, g, per_unit):
+    def _by_pattern(self, eta, per_unit):
         x, patterns = self.x, self.x.patterns
         nd, q, size = x.n_dummy, x.numeric.shape[1], patterns.size
         eta_pattern = patterns.gather(eta[:nd])
-        eta_numeric = np.ascontiguousarray(eta[nd:])
+        # numba cannot index an empty tuple: without numeric columns the kernel sees one column of
+        # zeros (a zero-stride view, no memory) and its sums are dropped below
+        numeric = x.numeric if q else np.broadcast_to(np.zeros((1, 1)), (x.shape[0], 1))
+        eta_numeric = tuple(float(v) for v in eta[nd:]) if q else (0.0,)
+        q_kernel = len(eta_numeric)
+
+        def bounds(rows):
+            return (self.lower[rows], self.upper[rows]) if per_unit else (self.lower, self.upper)
 
         def chunk(rows):
-            bounds = (self.lower[rows], self.upper[rows]) if per_unit else (self.lower, self.upper)
-            return _pattern_pass(patterns.pattern[rows], x.numeric[rows], self.d[rows], *bounds, eta_pattern,
-                                 eta_numeric, size, self.kind, g[rows])
+            return _pattern_pass(patterns.pattern[rows], numeric[rows], self.d[rows], *bounds(rows), eta_pattern,
+                                 eta_numeric, size, self.kind)
 
-        out = self._chunks.sum(chunk)
-        sums = out[:size * (2 + q)].reshape(size, 2 + q)
-        tail = out[size * (2 + q):]
+        def factors():
+            g = np.empty(x.shape[0])
+            self._chunks.each(lambda rows: _pattern_factors(patterns.pattern[rows], numeric[rows], *bounds(rows),
+                                                            eta_pattern, eta_numeric, self.kind, g[rows]))
+            return g
+
+        sums = self._chunks.sum(chunk).reshape(size, pattern_width(q_kernel))
+        finite = bool(np.isfinite(sums[:, 1:2 + q_kernel]).all())
+        tail = sums[:, 2 + q_kernel:].sum(axis=0)
+        upper = np.zeros((q_kernel, q_kernel))
+        upper[np.triu_indices(q_kernel)] = tail[q_kernel:]
         achieved = np.concatenate([patterns.spread(sums[:, 0]), tail[:q]])
         gram = np.empty((nd + q, nd + q))
         gram[:nd, :nd] = patterns.gram(sums[:, 1])
-        gram[:nd, nd:] = patterns.spread(sums[:, 2:])
+        gram[:nd, nd:] = patterns.spread(sums[:, 2:2 + q])
         gram[nd:, :nd] = gram[:nd, nd:].T
-        gram[nd:, nd:] = _mirror(tail[q:q + q * q].reshape(q, q))
-        return g, achieved, gram, bool(tail[-1] == 0)
+        gram[nd:, nd:] = _mirror(upper[:q, :q])
+        return factors, achieved, gram, finite

@@ -105,11 +105,11 @@ def newton_calibrate(
 
 
 def _dense_pass(x, d, calfun, lower, upper):
-    """η -> (g, X'(d·g), X' diag(d·F'(Xη)) X (computed when asked for), every F' finite)."""
+    """η -> (g, X'(d·g), X' diag(d·F'(Xη)) X, every F' finite); g and the matrix computed when asked for."""
 
     def evaluate(eta):
         g, deriv = calfun(x @ eta, lower, upper)
-        return g, x.T @ (d * g), lambda: (x * (d * deriv)[:, None]).T @ x, bool(np.all(np.isfinite(deriv)))
+        return lambda: g, x.T @ (d * g), lambda: (x * (d * deriv)[:, None]).T @ x, bool(np.all(np.isfinite(deriv)))
 
     return evaluate
 
@@ -142,7 +142,8 @@ def _newton(evaluate, p: int, totals, *, population: float, tol: float, max_iter
         eta, g, achieved, tmat, merit = eta + step, g_new, achieved_new, tmat_new, merit_new
         max_error = float(np.max(relative_errors(achieved, totals, population), initial=0.0))
         history.append(max_error)
-    return g, n_iter, np.asarray(history), max_error
+    # g is asked for once, at the iterate kept: a pass that only computes the totals need not write n values
+    return g(), n_iter, np.asarray(history), max_error
 
 
 def _merit(achieved, totals, scale) -> float:
