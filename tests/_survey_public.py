@@ -11,13 +11,19 @@ is compared with are R's.
 
 from __future__ import annotations
 
+import sys
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import r_survey as ref
 
-from personacal.calibrate import Margins, SurveyDesign, calibrate, poststratify, rake, trim
+sys.path.insert(0, str(Path(__file__).resolve().parent / "results"))  # also when run as a script
+import r_survey as ref  # noqa: E402
+
+from personacal.calibrate import (  # noqa: E402
+    Margins, SurveyDesign, calibrate, calibrate_within, poststratify, rake, trim,
+)
 
 #: R's svydesign calls (tests/results/README_survey.md), as SurveyDesign arguments on the data files.
 DESIGNS = {
@@ -35,8 +41,8 @@ DESIGNS = {
 FACTORS = ("stype", "sch.wide", "comp.imp", "cname")
 #: Factors that only exist as model-matrix dummies in the reference files (reference level "1").
 DUMMY_FACTORS = {"a": "a", "b": "b", "factor(x)": "x"}
-#: Calls the public API does not offer (R's calibrate(stage=1): within-cluster GREG) - kernel replay only.
-NOT_PUBLIC = {"e06_clus2a_stage1_greg"}
+#: Calls the public API does not offer - kernel replay only (none left: R's calibrate(stage=1) is calibrate_within).
+NOT_PUBLIC: set[str] = set()
 
 
 def _term(name: str) -> tuple[str, str] | None:
@@ -114,7 +120,19 @@ def _table(case_id: str, margin: str, data: pd.DataFrame) -> pd.Series:
     return pd.Series(rows["value"].to_numpy(float), index=index)
 
 
+def margins_by_cluster(case_id: str) -> dict[str, Margins]:
+    """R's list of per-cluster total vectors ('<cluster>:(Intercept)', '<cluster>:api99') as Margins per cluster."""
+    by_cluster: dict[str, dict[str, float]] = {}
+    for cell, value in ref.load_totals(case_id)[["cell", "value"]].itertuples(index=False):
+        cluster, name = cell.split(":", 1)
+        by_cluster.setdefault(cluster, {})[name] = float(value)
+    return {cluster: Margins(totals={k: v for k, v in totals.items() if k != "(Intercept)"},
+                             population=totals["(Intercept)"]) for cluster, totals in by_cluster.items()}
+
+
 def _calibrate(design, spec, case_id, data):
+    if spec["stage"]:
+        return calibrate_within(design, margins_by_cluster(case_id)).design
     margins = margins_from_r(case_id, data)
     if spec["bounds"] == "per_unit":
         bounds = ref.load_unit_bounds(case_id)
@@ -221,6 +239,7 @@ FEATURES = [
     ("`poststratify`, `partial=True`", "`postStratify(partial=)`", ["d01", "d02", "d03", "d04", "d05"]),
     ("cluster-level calibration (`cluster=True` / a column)", "`aggregate.stage=1`, `aggregate.index=`",
      ["e01", "e02", "e03", "e04", "e05", "e07", "r08"]),
+    ("calibration within first-stage clusters (`calibrate_within`)", "`calibrate(..., stage=1)`", ["e06"]),
     ("`rake(design, ...)`: R's rake() residuals", "`rake()`", ["g01", "g03", "g04", "g05"]),
     ("`calibrate(method=\"raking\")`: GREG residuals", "`calibrate(calfun=\"raking\")`", ["g02", "g06"]),
     ("linearised SEs: strata, PSUs, fpc, two stages", "`svydesign` + `svymean/svytotal/svyby`",
@@ -266,11 +285,8 @@ def feature_differences() -> pd.DataFrame:
 
 
 if __name__ == "__main__":  # python tests/_survey_public.py: the README's feature table
-    import sys
     import warnings
-    from pathlib import Path
 
-    sys.path.insert(0, str(Path(__file__).resolve().parent / "results"))
     warnings.simplefilter("ignore")
     frame = feature_differences()
     for row in frame.itertuples(index=False):

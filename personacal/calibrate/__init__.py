@@ -10,6 +10,7 @@ from ._margins import Margin, Margins
 from ._min_distance import min_distance
 from ._poststratify import poststratify
 from ._rake import rake
+from ._stage_calibration import calibrate_within
 from .._ray import RayExecutor
 from ._results import JointResult, RegionalResult, TableResult, WeightingResult
 from ._survey_design import SurveyDesign
@@ -22,6 +23,7 @@ __all__ = [
     "rake",
     "ipf",
     "calibrate",
+    "calibrate_within",
     "min_distance",
     "poststratify",
     "trim",

@@ -68,7 +68,8 @@ def calibrate(
     cluster
         Calibrate at cluster level (R's ``aggregate.stage`` / ``aggregate.index``):
         a column, or True for a design's first-stage PSUs. Weights are then
-        constant within a cluster (g of the cluster means).
+        constant within a cluster (g of the cluster means). To calibrate *inside*
+        each cluster to its own totals (R's ``stage=1``) use :func:`calibrate_within`.
     trim
         ``(a, b)``: after calibrating, clip g to [a, b] and spread the excess over
         the other units in proportion to d (one pass, R's ``calibrate(trim=)``).

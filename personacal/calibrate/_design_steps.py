@@ -10,13 +10,16 @@ values, and on a replicate design it redoes the step on every replicate. A
   for a step that R does not record (``trimWeights``);
 * ``reweight`` — a function that redoes the step on replicate weights (n, R),
   so that replicates made *after* the weighting (``with_replicates``) equal
-  replicates weighted alongside it.
+  replicates weighted alongside it;
+* ``stage_projections`` — for a calibration inside the clusters of a stage
+  (``calibrate_within``), {stage: {cluster code: (rows, Projection)}}: the
+  multistage variance takes it out of that stage's within-cluster part only.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -36,6 +39,7 @@ class DesignStep:
     label: str
     residual: Projection | PostStratification | Raking | None
     reweight: Reweight
+    stage_projections: dict = field(default_factory=dict)
 
 
 def calibration_step(label: str, projection: Projection, x: np.ndarray, totals: np.ndarray, *, calfun: str,

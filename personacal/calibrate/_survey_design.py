@@ -250,7 +250,7 @@ class SurveyDesign:
     @property
     def calibrated(self) -> bool:
         """True once a step with a linearisation record was done (R: ``postStrata`` not empty)."""
-        return any(step.residual is not None for step in self._steps)
+        return any(step.residual is not None or step.stage_projections for step in self._steps)
 
     def describe(self) -> str:
         """One line: strata, PSUs, stages, fpc, replicates."""
@@ -420,8 +420,13 @@ class SurveyDesign:
         if z.shape[0] != len(self._data):
             raise SurveyDesignError(f"`z` of linearized_vcov needs one row per unit ({len(self._data)}); got {z.shape}")
         z = residualize(z, [step.residual for step in self._steps if step.residual is not None])
+        stage_projections: dict = {}
+        for step in self._steps:
+            for stage, blocks in step.stage_projections.items():
+                stage_projections.setdefault(stage, {}).update(blocks)
         return design_vcov(z, self._strata, self._clusters, self._sampsize, self._popsize,
-                           lonely_psu=self._lonely_psu, present=present, diagonal=diagonal)
+                           lonely_psu=self._lonely_psu, present=present, diagonal=diagonal,
+                           stage_projections=stage_projections)
 
     def _arrays(self):
         """Weights, replicate weights and the replicate scales, for the estimators."""
