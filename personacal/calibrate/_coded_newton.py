@@ -243,29 +243,34 @@ class CodedNewtonPass:
         numeric = x.numeric if q else np.broadcast_to(np.zeros((1, 1)), (x.shape[0], 1))
         eta_numeric = tuple(float(v) for v in eta[nd:]) if q else (0.0,)
         q_kernel = len(eta_numeric)
+        kind, lower, upper = self.kind, self.lower, self.upper
+        if not per_unit and not eta.any() and lower[0] < 1.0 < upper[0]:
+            # At η = 0 every calibration function has F = 1 and F' = 1 (inside the bounds): the first
+            # Newton pass is the linear one, without an exp per row.
+            kind, lower, upper = CALFUN_KINDS["linear"], np.array([-np.inf]), np.array([np.inf])
 
         def bounds(rows):
-            return (self.lower[rows], self.upper[rows]) if per_unit else (self.lower, self.upper)
+            return (lower[rows], upper[rows]) if per_unit else (lower, upper)
 
         def chunk(rows):
             return _pattern_pass(patterns.pattern[rows], numeric[rows], self.d[rows], *bounds(rows), eta_pattern,
-                                 eta_numeric, size, self.kind)
+                                 eta_numeric, size, kind)
 
         def factors():
             g = np.empty(x.shape[0])
             self._chunks.each(lambda rows: _pattern_factors(patterns.pattern[rows], numeric[rows], *bounds(rows),
-                                                            eta_pattern, eta_numeric, self.kind, g[rows]))
+                                                            eta_pattern, eta_numeric, kind, g[rows]))
             return g
 
         sums = self._chunks.sum(chunk).reshape(size, pattern_width(q_kernel))
         finite = bool(np.isfinite(sums[:, 1:2 + q_kernel]).all())
         tail = sums[:, 2 + q_kernel:].sum(axis=0)
-        upper = np.zeros((q_kernel, q_kernel))
-        upper[np.triu_indices(q_kernel)] = tail[q_kernel:]
+        triangle = np.zeros((q_kernel, q_kernel))
+        triangle[np.triu_indices(q_kernel)] = tail[q_kernel:]
         achieved = np.concatenate([patterns.spread(sums[:, 0]), tail[:q]])
         gram = np.empty((nd + q, nd + q))
         gram[:nd, :nd] = patterns.gram(sums[:, 1])
         gram[:nd, nd:] = patterns.spread(sums[:, 2:2 + q])
         gram[nd:, :nd] = gram[:nd, nd:].T
-        gram[nd:, nd:] = _mirror(upper[:q, :q])
+        gram[nd:, nd:] = _mirror(triangle[:q, :q])
         return factors, achieved, gram, finite
