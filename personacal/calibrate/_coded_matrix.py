@@ -116,8 +116,8 @@ class CodedMatrix:
         by_pattern = patterns.gather(coef[:self.n_dummy])
         tail = np.ascontiguousarray(coef[self.n_dummy:])
         with _RowChunks(self.shape[0]) as chunks:
-            chunks.sum(lambda rows: pattern_product(patterns.pattern[rows], self.numeric[rows], by_pattern, tail,
-                                                    out[rows]) or np.zeros(1))
+            chunks.each(lambda rows: pattern_product(patterns.pattern[rows], self.numeric[rows], by_pattern, tail,
+                                                     out[rows]))
         return out
 
     def matvec(self, eta: np.ndarray) -> np.ndarray:

@@ -125,8 +125,8 @@ def _newton_pass(codes, numeric, d, lower, upper, eta, n_dummy, kind, g_out):
     return out
 
 
-#: Per pattern, the pattern pass sums d·g, d·F', d·F'·x_t (q), d·g·x_t (q) and d·F'·x_t·x_s (t ≤ s).
 def pattern_width(q: int) -> int:
+    """Sums per pattern of the pattern pass: d·g, d·F', d·F'·x_t (q), d·g·x_t (q), d·F'·x_t·x_s (t ≤ s)."""
     return 2 + 2 * q + q * (q + 1) // 2
 
 

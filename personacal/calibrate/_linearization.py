@@ -137,9 +137,8 @@ class LeastSquares:
                 by_pattern = patterns.gather(coef[:nd])
                 tail = np.ascontiguousarray(coef[nd:])
                 target = out  # the refinement pass rewrites the first residual in place (row by row)
-                chunks.sum(lambda rows: pattern_residual(patterns.pattern[rows], a.numeric[rows], b[rows], c[rows],
-                                                         rs[rows], by_pattern, tail, divide, last, target[rows])
-                           or np.zeros(1))
+                chunks.each(lambda rows: pattern_residual(patterns.pattern[rows], a.numeric[rows], b[rows], c[rows],
+                                                          rs[rows], by_pattern, tail, divide, last, target[rows]))
                 b, divide = target, False
         return out
 

@@ -77,9 +77,10 @@ def calibrate_within(design: SurveyDesign, margins: Mapping, *, variance=None, t
     sigma2 = _variance(variance, frame, FUNC)
     first = next(iter(by_label.values()))
     aux = calibration_matrix(frame, first, d, func=FUNC, coded=False)
+    rows_of = pd.Series(np.arange(len(codes))).groupby(codes).indices  # {code: row positions}, one pass
     totals = {}
     for code, label in label_of.items():
-        rows = np.flatnonzero(codes == code)
+        rows = rows_of[code]
         own = calibration_matrix(frame.iloc[rows], by_label[label], d[rows], func=FUNC, coded=False)
         if own.names != aux.names:
             raise InputError(
@@ -92,7 +93,7 @@ def calibrate_within(design: SurveyDesign, margins: Mapping, *, variance=None, t
     conditional = d / stage_weight
     names, target, initial, achieved = [], [], [], []
     for code, label in label_of.items():
-        rows = np.flatnonzero(codes == code)
+        rows = rows_of[code]
         names += [f"{column}={label}: {name}" for name in aux.names]
         target.append(totals[code])
         initial.append(aux.x[rows].T @ conditional[rows])
