@@ -128,7 +128,7 @@ def test_fused_newton_passes_follow_the_dense_iteration(calfun):
     for lo in (0.5, lower):
         fits = [newton_calibrate(m, d, totals, CALIBRATION_FUNCTIONS[calfun], lo, 2.0, population=totals[:3].sum(),
                                  tol=1e-11, max_iter=50) for m in (dense, x, rows)]
-        for g, n_iter, _, error in fits:
+        for g, n_iter, _, error, _ in fits:
             assert error <= 1e-11 and n_iter == fits[0][1]
             np.testing.assert_allclose(g, fits[0][0], rtol=1e-9)
         assert x.patterns is not None

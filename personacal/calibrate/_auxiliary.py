@@ -13,11 +13,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 import pandas as pd
 
 from ..errors import EmptyCategoryError, InputError, MissingValueError
 from ._encode import EncodedSample, check_cells, design_totals, encode_sample
+from ._code_patterns import CodePatterns, variable_patterns
 from ._coded_matrix import CODED_FROM_ROWS, CodedMatrix
 from ._margins import POPULATION, Margins
 
@@ -72,76 +74,105 @@ def calibration_matrix(sample: pd.DataFrame, margins: Margins, d: np.ndarray, *,
     ``CODED_FROM_ROWS`` rows on.
     """
     n = len(sample)
-    totals, names, dummies = [], [], []
-    enc = None
-    if len(margins):
-        enc = encode_sample(sample, margins, func=func)
+    coded = coded or (coded is None and n >= CODED_FROM_ROWS)
+    totals, names, positions = [], [], []
+    enc = encode_sample(sample, margins, func=func) if len(margins) else None
+    for m in enc.margins if enc is not None else ():
+        target = m.target.ravel()
+        listed = np.flatnonzero(~np.isnan(target))
+        position = np.full(target.size, -1)  # a cell's dummy among its margin's listed cells
+        position[listed] = np.arange(len(listed))
+        positions.append(position)
+        totals.append(target[listed])
+        for flat in listed:
+            idx = np.unravel_index(flat, m.target.shape)
+            names.append(f"{m.label} = " + " × ".join(str(enc.categories[a][i]) for a, i in zip(m.axes, idx)))
+    n_dummies = sum(len(t) for t in totals)
+    patterns = _unit_patterns(enc, d, positions, n_dummies, func) if coded and enc is not None else None
+    if enc is not None and patterns is None:
         check_cells(enc, design_totals(enc, d), func)
-        for m in enc.margins:
-            target = m.target.ravel()
-            listed = np.flatnonzero(~np.isnan(target))
-            position = np.full(target.size, -1)
-            position[listed] = np.arange(len(listed))
-            dummies.append(position[enc.margin_codes(m)])
-            totals.append(target[listed])
-            for flat in listed:
-                idx = np.unravel_index(flat, m.target.shape)
-                names.append(f"{m.label} = " + " × ".join(str(enc.categories[a][i]) for a, i in zip(m.axes, idx)))
     population = () if len(margins) or margins.population is None else (POPULATION,)
     numeric = tuple(margins.numeric.index)
     columns = [numeric_column(sample, c, func=func) for c in numeric]
-    n_dummies = sum(len(t) for t in totals)
-    if coded or (coded is None and n >= CODED_FROM_ROWS):
-        return _coded(margins, d, enc, dummies, totals, names, population, numeric, columns, n_dummies)
+    values = ([np.ones(n)] if population else []) + columns
+    all_totals = np.concatenate(totals + ([np.array([margins.population])] if population else []) +
+                                ([margins.numeric.to_numpy(dtype=float)] if numeric else []))
+    names = names + list(population) + list(numeric)
+    _check_numeric_carried(values, d, population + numeric, all_totals[n_dummies:])
+    if coded:
+        block = np.column_stack(values) if values else np.zeros((n, 0))
+        block = np.ascontiguousarray(block, dtype=float)
+        if patterns is not None:
+            x = CodedMatrix.from_patterns(patterns, block)
+        else:
+            x = _codes_by_row(enc, positions, totals, block, n_dummies)
+        return Auxiliaries(x, all_totals, names, enc, population + numeric)
     # one allocation, filled in place: at a million rows every copy of x costs a pass over memory
-    x = np.zeros((n, n_dummies + len(population) + len(numeric)))
+    x = np.zeros((n, n_dummies + len(values)))
     offset = 0
     rows = np.arange(n)
-    for cell, target in zip(dummies, totals):
+    for m, position, target in zip(enc.margins if enc is not None else (), positions, totals):
+        cell = position[enc.margin_codes(m)]
         inside = cell >= 0  # rows in unlisted cells carry no design weight (check_cells)
         x[rows[inside], offset + cell[inside]] = 1.0
         offset += len(target)
-    if population:
-        # the intercept of a numeric-only calibration: the weights sum to the population
-        x[:, offset] = 1.0
-        totals.append(np.array([margins.population]))
-        names.append(POPULATION)
-        offset += 1
-    if numeric:
-        for j, values in enumerate(columns):
-            x[:, offset + j] = values
-        totals.append(margins.numeric.to_numpy(dtype=float))
-        names += list(numeric)
-    _check_numeric_carried(x[:, n_dummies:], d, population + numeric, np.concatenate(totals)[n_dummies:])
-    return Auxiliaries(x, np.concatenate(totals), names, enc, population + numeric)
+    for j, column in enumerate(values):
+        x[:, n_dummies + j] = column
+    return Auxiliaries(x, all_totals, names, enc, population + numeric)
 
 
-def _coded(margins, d, enc, dummies, totals, names, population, numeric, columns, n_dummies) -> Auxiliaries:
-    """The same matrix as category codes (one column per margin, global column index) + numeric columns."""
-    n = len(d)
+def _unit_patterns(enc, d, positions, n_dummies, func) -> CodePatterns | None:
+    """The units' distinct category combinations as code patterns of the calibration matrix, with the
+    cell checks done on Σd per pattern; None when the combinations are too many (then by rows).
+
+    One pass over the per-variable codes replaces a bincount and a gather per margin and the
+    (n, margins) code matrix (benchmarks/results/survey.md).
+    """
+    found = variable_patterns(enc.codes, enc.shape, d, n_dummies)
+    if found is None:
+        return None
+    pattern, variable_codes, weight = found
+    codes = np.empty((len(weight), len(enc.margins)), dtype=np.int64)
+    cell_totals, offset = [], 0
+    for j, (m, position) in enumerate(zip(enc.margins, positions)):
+        cell = np.ravel_multi_index(tuple(variable_codes[:, a] for a in m.axes), m.target.shape)
+        cell_totals.append(np.bincount(cell, weights=weight, minlength=m.target.size))
+        listed = position[cell]
+        codes[:, j] = np.where(listed >= 0, listed + offset, -1)
+        offset += int((position >= 0).sum())
+    check_cells(enc, cell_totals, func)
+    return CodePatterns(pattern, codes, n_dummies)
+
+
+def _codes_by_row(enc, positions, totals, block, n_dummies) -> CodedMatrix:
+    """The coded matrix as (n, margins) global column indices (many distinct patterns)."""
+    n = len(block)
     offsets = np.cumsum([0] + [len(t) for t in totals[:-1]]) if totals else []
-    codes = np.empty((n, len(dummies)), dtype=np.int64)  # filled in place: no list of (n,) temporaries
-    for j, (cell, off) in enumerate(zip(dummies, offsets)):
+    codes = np.empty((n, len(positions)), dtype=np.int64)  # filled in place: no list of (n,) temporaries
+    for j, (m, position, off) in enumerate(zip(enc.margins if enc is not None else (), positions, offsets)):
+        cell = position[enc.margin_codes(m)]
         np.add(cell, off, out=codes[:, j])
         codes[cell < 0, j] = -1
-    values = ([np.ones(n)] if population else []) + columns
-    block = np.column_stack(values) if values else np.zeros((n, 0))
-    all_totals = list(totals) + ([np.array([margins.population])] if population else []) + \
-        ([margins.numeric.to_numpy(dtype=float)] if numeric else [])
-    names = names + list(population) + list(numeric)
-    target = np.concatenate(all_totals)
-    _check_numeric_carried(block, d, population + numeric, target[n_dummies:])
-    sizes = np.array([len(t) for t in totals[:len(dummies)]], dtype=np.int64)
-    first = np.asarray(offsets[:len(dummies)], dtype=np.int64)
-    x = CodedMatrix(codes, np.ascontiguousarray(block, dtype=float), n_dummies, ranges=(first, first + sizes - 1))
-    return Auxiliaries(x, target, names, enc, population + numeric)
+    sizes = np.array([len(t) for t in totals], dtype=np.int64)
+    first = np.asarray(offsets, dtype=np.int64)
+    return CodedMatrix(codes, block, n_dummies, ranges=(first, first + sizes - 1))
 
 
-def _check_numeric_carried(block: np.ndarray, d: np.ndarray, names, totals) -> None:
-    carried = np.abs(block).T @ (d > 0) > 0  # a nonzero value on some row with d > 0 (no row subset copied)
+def _check_numeric_carried(columns: list[np.ndarray], d: np.ndarray, names, totals) -> None:
+    carried = [_carried(column, d) for column in columns]
     empty = [(c, t) for c, t, ok in zip(names, totals, carried) if not ok and t != 0]
     if empty:
         raise EmptyCategoryError(
             f"numeric column(s) {[c for c, _ in empty]} are 0 on every row with a positive design weight, but "
             f"their totals are {[t for _, t in empty]}; no weighting can reach them. Drop those totals"
         )
+
+
+@numba.njit(cache=True, nogil=True)
+def _carried(column, d) -> bool:
+    """Some row with d > 0 has a nonzero value (stops at the first: usually the first row)."""
+    for i in range(column.shape[0]):
+        if d[i] > 0 and column[i] != 0:
+            return True
+    return False
+

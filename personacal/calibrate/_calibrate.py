@@ -134,7 +134,7 @@ def calibrate_impl(sample, margins, *, method, bounds, weights, tol, max_iter, o
     if checked is not None:
         check_bounds_feasible(cells, lower if method == "linear" else max(lower, 0.0), upper, func=func)
     x = cells.constraints.T.toarray()
-    g_cell, n_iter, history, error = newton_calibrate(
+    g_cell, n_iter, history, error, _ = newton_calibrate(
         x, cells.design, cells.targets, CALIBRATION_FUNCTIONS[method], lower, upper,
         population=margins.total, tol=tol, max_iter=max_iter,
     )

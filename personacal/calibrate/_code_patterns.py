@@ -16,6 +16,7 @@ import numpy as np
 
 __all__ = [
     "CodePatterns", "code_patterns", "pattern_sums", "pattern_product", "scaled_pattern_sums", "pattern_residual",
+    "variable_patterns", "pattern_gram_sums",
 ]
 
 
@@ -68,6 +69,41 @@ def _pattern_of_rows(codes, lo, radix, n_keys):
 
 
 @numba.njit(cache=True, nogil=True)
+def _add_digit(codes, radix, key, first):
+    """key = key·radix + codes (key = codes for the first variable): one vectorised pass per variable."""
+    if first:
+        for i in range(codes.shape[0]):
+            key[i] = codes[i]
+    else:
+        for i in range(codes.shape[0]):
+            key[i] = key[i] * radix + codes[i]
+
+
+@numba.njit(cache=True, nogil=True)
+def _patterns_of_keys(key, n_keys, d):
+    """Dense pattern numbers (in key order) of the rows' keys, the key of every pattern and Σd per pattern."""
+    n = key.shape[0]
+    seen = np.zeros(n_keys, dtype=np.int64)
+    for i in range(n):
+        seen[key[i]] = 1
+    count = 0
+    for k in range(n_keys):
+        if seen[k]:
+            seen[k] = count  # pattern number, in key order
+            count += 1
+    pattern = np.empty(n, dtype=np.int32)
+    keys = np.empty(count, dtype=np.int64)
+    weight = np.zeros(count)
+    for i in range(n):
+        k = key[i]
+        r = seen[k]
+        pattern[i] = r
+        keys[r] = k
+        weight[r] += d[i]
+    return pattern, keys, weight
+
+
+@numba.njit(cache=True, nogil=True)
 def pattern_sums(pattern, numeric, b, size):
     """[Σ over each pattern's rows of b (size x k), numeric' b (q x k)] for b (n, k), stacked."""
     n, k = b.shape
@@ -81,6 +117,24 @@ def pattern_sums(pattern, numeric, b, size):
             v = numeric[i, j]
             for t in range(k):
                 out[size + j, t] += v * b[i, t]
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def pattern_gram_sums(pattern, numeric, w, size):
+    """The sums X' diag(w) X needs: per pattern [Σw, Σw·x_t] (rows :size) and Σ w·x_t·x_s (rows size:,
+    columns 1:), in :func:`pattern_sums`' layout for b = [w, w·x] without forming b."""
+    n, q = numeric.shape
+    out = np.zeros((size + q, 1 + q))
+    for i in range(n):
+        wi = w[i]
+        r = pattern[i]
+        out[r, 0] += wi
+        for t in range(q):
+            v = wi * numeric[i, t]
+            out[r, 1 + t] += v
+            for s in range(q):
+                out[size + t, 1 + s] += v * numeric[i, s]
     return out
 
 
@@ -233,3 +287,25 @@ def code_patterns(codes: np.ndarray, n_dummy: int, ranges=None) -> CodePatterns 
         rest //= radix[j]
         pattern_codes[:, j] = np.where(digit > 0, digit - 1 + lo[j], -1)
     return CodePatterns(pattern, pattern_codes, n_dummy)
+
+
+def variable_patterns(codes: tuple[np.ndarray, ...], sizes: tuple[int, ...], d: np.ndarray,
+                      n_dummy: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """The distinct rows of the per-variable category codes (``codes[v]`` in [0, ``sizes[v]``)): each
+    unit's pattern, every pattern's codes (patterns x variables) and Σd per pattern; None when they
+    could be too many to pay off (as :func:`code_patterns`)."""
+    n = len(d)
+    if n == 0 or not codes or n >= 2**31:
+        return None
+    n_keys = 1
+    for size in sizes:
+        n_keys *= int(size)
+        if n_keys > 4 * n + 1024:
+            return None
+    key = np.empty(n, dtype=np.int32 if n_keys < 2**31 else np.int64)
+    for v, (column, size) in enumerate(zip(codes, sizes)):
+        _add_digit(np.ascontiguousarray(column), size, key, v == 0)
+    pattern, keys, weight = _patterns_of_keys(key, n_keys, np.ascontiguousarray(d, dtype=float))
+    if len(keys) * max(n_dummy, 1) > n:
+        return None
+    return pattern, np.stack(np.unravel_index(keys, sizes), axis=1), weight

@@ -22,7 +22,7 @@ from functools import cached_property
 import numba
 import numpy as np
 
-from ._code_patterns import CodePatterns, code_patterns, pattern_product, pattern_sums
+from ._code_patterns import CodePatterns, code_patterns, pattern_gram_sums, pattern_product, pattern_sums
 from ._rake_numba import _RowChunks
 
 __all__ = ["CodedMatrix", "CODED_FROM_ROWS"]
@@ -86,24 +86,41 @@ def _gram(codes, numeric, w, n_dummy, p):
     return out
 
 
-@dataclass(frozen=True)
 class CodedMatrix:
     """X with ``codes[i, j]`` = the column of unit i's cell in categorical margin j (-1: none) and the
-    numeric columns after the ``n_dummy`` dummy columns."""
+    numeric columns after the ``n_dummy`` dummy columns.
 
-    codes: np.ndarray  # (n, m) int64, global column indices
-    numeric: np.ndarray  # (n, q) float64
-    n_dummy: int
-    #: (lowest, highest) code each column may hold, when known (else found by a pass over the codes)
-    ranges: tuple[np.ndarray, np.ndarray] | None = None
+    Built from the codes, or from their patterns (:meth:`from_patterns`): then the (n, m) codes
+    are only made if a pass without patterns asks for them.
+    """
+
+    def __init__(self, codes: np.ndarray, numeric: np.ndarray, n_dummy: int,
+                 ranges: tuple[np.ndarray, np.ndarray] | None = None):
+        self._codes = codes  # (n, m) int64, global column indices
+        self.numeric = numeric  # (n, q) float64
+        self.n_dummy = n_dummy
+        #: (lowest, highest) code each column may hold, when known (else found by a pass over the codes)
+        self.ranges = ranges
+
+    @classmethod
+    def from_patterns(cls, patterns: CodePatterns, numeric: np.ndarray) -> "CodedMatrix":
+        x = cls(None, numeric, patterns.n_dummy)
+        x.__dict__["patterns"] = patterns
+        return x
+
+    @property
+    def codes(self) -> np.ndarray:
+        if self._codes is None:
+            self._codes = self.patterns.codes[self.patterns.pattern]
+        return self._codes
 
     @property
     def shape(self) -> tuple[int, int]:
-        return self.codes.shape[0], self.n_dummy + self.numeric.shape[1]
+        return self.numeric.shape[0], self.n_dummy + self.numeric.shape[1]
 
     @cached_property
     def patterns(self) -> CodePatterns | None:
-        """The distinct code rows, when few (``_code_patterns``); computed once (frozen: set via __dict__)."""
+        """The distinct code rows, when few (``_code_patterns``); computed once."""
         return code_patterns(self.codes, self.n_dummy, self.ranges)
 
     def matmat(self, coef: np.ndarray) -> np.ndarray:
@@ -143,7 +160,7 @@ class CodedMatrix:
             return self._summed_over_rows(_gram, w, self.n_dummy, self.shape[1])
         # [w, w·x_1..q] summed per pattern and against x: every block of the Gram matrix
         q, size = self.numeric.shape[1], patterns.size
-        sums = self._by_pattern(pattern_sums, np.column_stack([w, self.numeric * w[:, None]]), size)
+        sums = self._by_pattern(pattern_gram_sums, w, size)
         gram = np.empty((self.n_dummy + q, self.n_dummy + q))
         gram[:self.n_dummy, :self.n_dummy] = patterns.gram(sums[:size, 0])
         gram[:self.n_dummy, self.n_dummy:] = patterns.spread(sums[:size, 1:])

@@ -10,20 +10,25 @@ columns, F and F' are computed in registers, and the totals and the Gram matrix
 ranges) are accumulated in place. The rows are split over threads in fixed
 chunks (``_RowChunks``), so results do not depend on the core count.
 
-The scalar calibration functions compute the array ones of ``_newton_kernel``
-with the same overflow-free logit form (NaN kept by the clips), the logit with
-one division instead of two, so both paths follow the same iterates up to
-rounding. The pattern pass does not write g: the Newton loop asks for it once,
-at the iterate it keeps.
+The calibration functions are those of ``_calfun_kernels`` (the array ones of
+``_newton_kernel`` up to rounding). The pattern passes work on blocks of
+``BLOCK`` rows: Xη of the block by a gather, then F and F' over the block in one
+vectorised loop, then the scatter-add per pattern. The pattern pass does not
+write g: the Newton loop asks for it at the iterate it keeps, through
+:meth:`CodedNewtonPass.final`, the pass that also gives the totals there; when
+the error is small enough that the next Newton iterate should meet the
+tolerance, that pass (without the Jacobian) is the one that confirms it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NamedTuple
 
 import numba
 import numpy as np
 
+from ._calfun_kernels import calfun_block, calfun_constants, calfun_scalar
 from ._coded_matrix import CodedMatrix
 from ._rake_numba import _RowChunks
 
@@ -33,50 +38,7 @@ __all__ = ["CALFUN_KINDS", "CodedNewtonPass", "pattern_width"]
 CALFUN_KINDS = {"linear": 0, "raking": 1, "logit": 2}
 
 
-@numba.njit(inline="always")
-def _clip(g, lower, upper):
-    """np.clip for one value: NaN stays NaN."""
-    if g < lower:
-        return lower
-    if g > upper:
-        return upper
-    return g
-
-
-@numba.njit(inline="always")
-def _constants(lower, upper, kind):
-    """What F needs of the bounds, computed once for scalar bounds (the logit's divisions are costly)."""
-    if kind != 2:
-        return lower, upper, 0.0, 0.0, 0.0, 0.0
-    a = (upper - lower) / ((1.0 - lower) * (upper - 1.0))
-    return lower * (upper - 1.0), upper * (1.0 - lower), upper - 1.0, 1.0 - lower, a, \
-        a * (1.0 - lower) * (upper - 1.0) * (upper - lower)
-
-
-@numba.njit(inline="always")
-def _calfun(u, k, kind):
-    """(F(u), F'(u)) of the linear, raking or logit calibration function (see ``_newton_kernel``);
-    ``k`` from :func:`_constants`."""
-    if kind == 0:
-        g = 1.0 + u
-        return _clip(g, k[0], k[1]), 1.0 if (g > k[0] and g < k[1]) else 0.0
-    if kind == 1:
-        e = np.exp(u)
-        return _clip(e, k[0], k[1]), e if (e > k[0] and e < k[1]) else 0.0
-    # logit: [L(U−1) + U(1−L)e^{Au}] / [(U−1) + (1−L)e^{Au}], written with e = e^{−|Au|} so that
-    # nothing overflows: numerator and denominator are (k0·m0 + k1·m1) and (k2·m0 + k3·m1) with
-    # (m0, m1) = (e, 1) for Au ≥ 0 and (1, e) below. Chosen by arithmetic, not a branch: the sign of
-    # Au is a coin flip from row to row, and a mispredicted branch costs as much as the exp.
-    au = k[4] * u
-    e = np.exp(-np.abs(au))
-    pos = 1.0 if au >= 0 else 0.0
-    m0 = pos * e + (1.0 - pos)
-    m1 = pos + (1.0 - pos) * e
-    inverse = 1.0 / (k[2] * m0 + k[3] * m1)
-    return (k[0] * m0 + k[1] * m1) * inverse, k[5] * e * inverse * inverse
-
-
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _newton_pass(codes, numeric, d, lower, upper, eta, n_dummy, kind, g_out):
     """g = F(Xη) into ``g_out``; returns [X'(d·g) (p), upper triangle of X' diag(d·F') X (p·p), #non-finite F'].
 
@@ -87,7 +49,7 @@ def _newton_pass(codes, numeric, d, lower, upper, eta, n_dummy, kind, g_out):
     p = n_dummy + q
     out = np.zeros(p + p * p + 1)
     per_unit = lower.shape[0] > 1
-    k = _constants(lower[0], upper[0], kind)
+    k = calfun_constants(lower[0], upper[0], kind)
     for i in range(n):
         u = 0.0
         for j in range(m):
@@ -97,8 +59,8 @@ def _newton_pass(codes, numeric, d, lower, upper, eta, n_dummy, kind, g_out):
         for t in range(q):
             u += numeric[i, t] * eta[n_dummy + t]
         if per_unit:
-            k = _constants(lower[i], upper[i], kind)
-        g, slope = _calfun(u, k, kind)
+            k = calfun_constants(lower[i], upper[i], kind)
+        g, slope = calfun_scalar(u, k, kind)
         g_out[i] = g
         if not np.isfinite(slope):
             out[p + p * p] += 1.0
@@ -130,7 +92,30 @@ def pattern_width(q: int) -> int:
     return 2 + 2 * q + q * (q + 1) // 2
 
 
-@numba.njit(cache=True, nogil=True)
+#: Rows per block of the pattern passes: the linear predictors, F and F' of a block stay in L1, and
+#: F runs vectorised over it (the gather before it and the scatter-add after it cannot).
+BLOCK = 256
+
+
+@numba.njit(inline="always")
+def _predictor(pattern, numeric, eta_pattern, eta_numeric, u):
+    """u = Xη for a block of rows: η summed by pattern plus the numeric columns."""
+    for b in range(pattern.shape[0]):
+        v = eta_pattern[pattern[b]]
+        for t in range(len(eta_numeric)):
+            v += numeric[b, t] * eta_numeric[t]
+        u[b] = v
+
+
+@numba.njit(inline="always")
+def _block_bounds(lower, upper, start, stop):
+    """The bounds of rows start:stop, or the single pair every row shares."""
+    if lower.shape[0] > 1:
+        return lower[start:stop], upper[start:stop]
+    return lower, upper
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _pattern_pass(pattern, numeric, d, lower, upper, eta_pattern, eta_numeric, n_pattern, kind):
     """As :func:`_newton_pass` on a matrix whose code rows are patterns (``_code_patterns``), without g:
     returns the (patterns x ``pattern_width(q)``) sums, flat.
@@ -143,47 +128,55 @@ def _pattern_pass(pattern, numeric, d, lower, upper, eta_pattern, eta_numeric, n
     q = len(eta_numeric)
     width = 2 + 2 * q + q * (q + 1) // 2
     out = np.zeros(n_pattern * width)
-    per_unit = lower.shape[0] > 1
-    k = _constants(lower[0], upper[0], kind)
-    for i in range(n):
-        r = pattern[i]
-        u = eta_pattern[r]
-        for t in range(q):
-            u += numeric[i, t] * eta_numeric[t]
-        if per_unit:
-            k = _constants(lower[i], upper[i], kind)
-        g, slope = _calfun(u, k, kind)
-        dg = d[i] * g
-        ds = d[i] * slope
-        at = r * width
-        out[at] += dg
-        out[at + 1] += ds
-        c = at + 2 + 2 * q
-        for t in range(q):
-            x = numeric[i, t]
-            v = ds * x
-            out[at + 2 + t] += v
-            out[at + 2 + q + t] += dg * x
-            for s in range(t, q):
-                out[c] += v * numeric[i, s]
-                c += 1
+    u, f, slope = np.empty(BLOCK), np.empty(BLOCK), np.empty(BLOCK)
+    for start in range(0, n, BLOCK):
+        stop = min(start + BLOCK, n)
+        m = stop - start
+        rows_pattern, rows_numeric, rows_d = pattern[start:stop], numeric[start:stop], d[start:stop]
+        _predictor(rows_pattern, rows_numeric, eta_pattern, eta_numeric, u)
+        lo, hi = _block_bounds(lower, upper, start, stop)
+        calfun_block(u[:m], lo, hi, kind, f, slope)
+        for b in range(m):
+            dg = rows_d[b] * f[b]
+            ds = rows_d[b] * slope[b]
+            at = rows_pattern[b] * width
+            out[at] += dg
+            out[at + 1] += ds
+            c = at + 2 + 2 * q
+            for t in range(q):
+                x = rows_numeric[b, t]
+                v = ds * x
+                out[at + 2 + t] += v
+                out[at + 2 + q + t] += dg * x
+                for s in range(t, q):
+                    out[c] += v * rows_numeric[b, s]
+                    c += 1
     return out
 
 
-@numba.njit(cache=True, nogil=True)
-def _pattern_factors(pattern, numeric, lower, upper, eta_pattern, eta_numeric, kind, g_out):
-    """g = F(Xη) of every row into ``g_out`` (once, at the multipliers Newton settled on)."""
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _pattern_final(pattern, numeric, d, lower, upper, eta_pattern, eta_numeric, n_pattern, kind, g_out):
+    """g = F(Xη) of every row into ``g_out``, and per pattern [Σ d·g, Σ d·g·x_t] (patterns x (1 + q), flat):
+    the weights and their totals in one pass, without the Jacobian."""
     n = numeric.shape[0]
     q = len(eta_numeric)
-    per_unit = lower.shape[0] > 1
-    k = _constants(lower[0], upper[0], kind)
-    for i in range(n):
-        u = eta_pattern[pattern[i]]
-        for t in range(q):
-            u += numeric[i, t] * eta_numeric[t]
-        if per_unit:
-            k = _constants(lower[i], upper[i], kind)
-        g_out[i] = _calfun(u, k, kind)[0]
+    width = 1 + q
+    out = np.zeros(n_pattern * width)
+    u, slope = np.empty(BLOCK), np.empty(BLOCK)
+    for start in range(0, n, BLOCK):
+        stop = min(start + BLOCK, n)
+        rows_pattern, rows_numeric, rows_d, g = pattern[start:stop], numeric[start:stop], d[start:stop], \
+            g_out[start:stop]
+        _predictor(rows_pattern, rows_numeric, eta_pattern, eta_numeric, u)
+        lo, hi = _block_bounds(lower, upper, start, stop)
+        calfun_block(u[:stop - start], lo, hi, kind, g, slope)
+        for b in range(stop - start):
+            dg = rows_d[b] * g[b]
+            at = rows_pattern[b] * width
+            out[at] += dg
+            for t in range(q):
+                out[at + 1 + t] += dg * rows_numeric[b, t]
+    return out
 
 
 def _mirror(half: np.ndarray) -> np.ndarray:
@@ -193,6 +186,8 @@ def _mirror(half: np.ndarray) -> np.ndarray:
 
 def _compact(bound: np.ndarray) -> np.ndarray:
     """A single-element array when every unit has the same bound (spares reading n bounds per pass)."""
+    if bound.ndim == 1 and bound.size and bound.strides == (0,):  # a broadcast scalar
+        return np.array(bound[:1], dtype=float)
     bound = np.ascontiguousarray(bound, dtype=float)
     return bound[:1] if bound.size and (bound == bound[0]).all() else bound
 
@@ -212,6 +207,7 @@ class CodedNewtonPass:
         self._chunks = _RowChunks(n)
 
     def __enter__(self) -> "CodedNewtonPass":
+        self._chunks.__enter__()
         return self
 
     def __exit__(self, *exc) -> None:
@@ -223,7 +219,7 @@ class CodedNewtonPass:
         eta = np.ascontiguousarray(eta, dtype=float)
         per_unit = self.lower.size > 1
         if x.patterns is not None:
-            return self._by_pattern(eta, per_unit)
+            return self._by_pattern(eta)
         g = np.empty(x.shape[0])
 
         def chunk(rows):
@@ -234,35 +230,50 @@ class CodedNewtonPass:
         out = self._chunks.sum(chunk)
         return lambda: g, out[:p], _mirror(out[p:p + p * p].reshape(p, p)), bool(out[-1] == 0)
 
-    def _by_pattern(self, eta, per_unit):
+    def final(self, eta: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
+        """(g, X'(d·g), both finite) at η, without the Jacobian: the pass that confirms a last step."""
+        eta = np.ascontiguousarray(eta, dtype=float)
+        if self.x.patterns is None:
+            g, achieved, _, _ = self(eta)
+            g = g()
+            return g, achieved, bool(np.isfinite(g).all() and np.isfinite(achieved).all())
+        patterns, args = self.x.patterns, self._pattern_inputs(eta)
+        g = np.empty(self.x.shape[0])
+        sums = self._chunks.sum(lambda rows: _pattern_final(*self._rows(args, rows), patterns.size, args.kind,
+                                                            g[rows]))
+        sums = sums.reshape(patterns.size, -1)
+        q = self.x.numeric.shape[1]
+        achieved = np.concatenate([patterns.spread(sums[:, 0]), sums[:, 1:1 + q].sum(axis=0)])
+        return g, achieved, bool(np.isfinite(sums).all())
+
+    def _pattern_inputs(self, eta) -> "_PatternInputs":
         x, patterns = self.x, self.x.patterns
-        nd, q, size = x.n_dummy, x.numeric.shape[1], patterns.size
-        eta_pattern = patterns.gather(eta[:nd])
+        nd, q = x.n_dummy, x.numeric.shape[1]
         # numba cannot index an empty tuple: without numeric columns the kernel sees one column of
-        # zeros (a zero-stride view, no memory) and its sums are dropped below
+        # zeros (a zero-stride view, no memory) and its sums are dropped by the callers
         numeric = x.numeric if q else np.broadcast_to(np.zeros((1, 1)), (x.shape[0], 1))
         eta_numeric = tuple(float(v) for v in eta[nd:]) if q else (0.0,)
-        q_kernel = len(eta_numeric)
         kind, lower, upper = self.kind, self.lower, self.upper
-        if not per_unit and not eta.any() and lower[0] < 1.0 < upper[0]:
+        if lower.size == 1 and not eta.any() and lower[0] < 1.0 < upper[0]:
             # At η = 0 every calibration function has F = 1 and F' = 1 (inside the bounds): the first
             # Newton pass is the linear one, without an exp per row.
             kind, lower, upper = CALFUN_KINDS["linear"], np.array([-np.inf]), np.array([np.inf])
+        return _PatternInputs(patterns.gather(eta[:nd]), numeric, eta_numeric, kind, lower, upper)
 
-        def bounds(rows):
-            return (lower[rows], upper[rows]) if per_unit else (lower, upper)
+    def _rows(self, args: "_PatternInputs", rows: slice) -> tuple:
+        """The leading kernel arguments for a chunk of rows."""
+        per_unit = args.lower.size > 1
+        return (self.x.patterns.pattern[rows], args.numeric[rows], self.d[rows],
+                args.lower[rows] if per_unit else args.lower, args.upper[rows] if per_unit else args.upper,
+                args.eta_pattern, args.eta_numeric)
 
-        def chunk(rows):
-            return _pattern_pass(patterns.pattern[rows], numeric[rows], self.d[rows], *bounds(rows), eta_pattern,
-                                 eta_numeric, size, kind)
-
-        def factors():
-            g = np.empty(x.shape[0])
-            self._chunks.each(lambda rows: _pattern_factors(patterns.pattern[rows], numeric[rows], *bounds(rows),
-                                                            eta_pattern, eta_numeric, kind, g[rows]))
-            return g
-
-        sums = self._chunks.sum(chunk).reshape(size, pattern_width(q_kernel))
+    def _by_pattern(self, eta):
+        x, patterns = self.x, self.x.patterns
+        nd, q, size = x.n_dummy, x.numeric.shape[1], patterns.size
+        args = self._pattern_inputs(eta)
+        q_kernel = len(args.eta_numeric)
+        sums = self._chunks.sum(lambda rows: _pattern_pass(*self._rows(args, rows), size, args.kind))
+        sums = sums.reshape(size, pattern_width(q_kernel))
         finite = bool(np.isfinite(sums[:, 1:2 + q_kernel]).all())
         tail = sums[:, 2 + q_kernel:].sum(axis=0)
         triangle = np.zeros((q_kernel, q_kernel))
@@ -273,4 +284,15 @@ class CodedNewtonPass:
         gram[:nd, nd:] = patterns.spread(sums[:, 2:2 + q])
         gram[nd:, :nd] = gram[:nd, nd:].T
         gram[nd:, nd:] = _mirror(triangle[:q, :q])
-        return factors, achieved, gram, finite
+        return lambda: self.final(eta)[0], achieved, gram, finite
+
+
+class _PatternInputs(NamedTuple):
+    """What every pattern pass at one η shares."""
+
+    eta_pattern: np.ndarray
+    numeric: np.ndarray
+    eta_numeric: tuple
+    kind: int
+    lower: np.ndarray
+    upper: np.ndarray

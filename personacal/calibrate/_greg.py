@@ -24,7 +24,7 @@ The Newton iteration itself is :func:`~._newton_kernel.newton_calibrate`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -58,6 +58,8 @@ class CalibrationFit:
     max_error: float
     projection: Projection
     dropped: np.ndarray  # indices of constraints dropped (all-zero column with total 0)
+    #: X'(d·g) on every column of x, when the solver measured it (not with ``cluster`` or a dropped column)
+    achieved: np.ndarray | None = None
 
 
 def cluster_mean(values: np.ndarray, cluster: np.ndarray) -> np.ndarray:
@@ -75,21 +77,29 @@ def unit_bounds(lower, upper, d: np.ndarray, *, on_weights: bool = False) -> tup
     """Per-unit bounds on g from scalar or per-unit bounds.
 
     With ``on_weights`` (R's ``bounds.const=TRUE``) the bounds are on w = d·g
-    and are divided by dᵢ where dᵢ > 0, as R does.
+    and are divided by dᵢ where dᵢ > 0, as R does. Otherwise a scalar bound comes
+    back as a read-only broadcast view (no copy of n values).
     """
     d = np.asarray(d, dtype=float)
-    lo = np.broadcast_to(np.asarray(lower, dtype=float), d.shape).copy()
-    hi = np.broadcast_to(np.asarray(upper, dtype=float), d.shape).copy()
+    lo, hi = np.broadcast_arrays(np.asarray(lower, dtype=float), np.asarray(upper, dtype=float))
     if np.isnan(lo).any() or np.isnan(hi).any():
         raise InputError("bounds must not be NaN; use -inf / inf for a side without a bound")
     if (lo > hi).any():
-        i = int(np.flatnonzero(lo > hi)[0])
-        raise InputError(f"bounds must have lower <= upper; unit {i} has ({lo[i]:g}, {hi[i]:g})")
+        i = int(np.flatnonzero(np.atleast_1d(lo > hi))[0])
+        pair = (np.atleast_1d(lo)[i], np.atleast_1d(hi)[i])
+        raise InputError(f"bounds must have lower <= upper; unit {i} has ({pair[0]:g}, {pair[1]:g})")
+    lo, hi = np.broadcast_to(lo, d.shape), np.broadcast_to(hi, d.shape)
     if on_weights:
+        lo, hi = lo.copy(), hi.copy()
         positive = d > 0
         lo[positive] /= d[positive]
         hi[positive] /= d[positive]
     return lo, hi
+
+
+def distinct_values(bound: np.ndarray) -> np.ndarray:
+    """The one value of a broadcast (zero-stride) bound, else the bound: for checks over every unit."""
+    return bound[:1] if bound.ndim == 1 and bound.size and bound.strides == (0,) else bound
 
 
 def calibrate_g(
@@ -145,12 +155,13 @@ def calibrate_g(
     if calfun not in CALIBRATION_FUNCTIONS:
         raise InputError(f"`calfun` of calibrate_g must be one of {sorted(CALIBRATION_FUNCTIONS)}; got {calfun!r}")
     lo, hi = unit_bounds(lower, upper, d)
-    sigma2 = np.ones_like(d) if variance is None else np.asarray(variance, dtype=float)
-    if sigma2.shape != d.shape or not (sigma2 > 0).all():
+    sigma2 = None if variance is None else np.asarray(variance, dtype=float)
+    if sigma2 is not None and (sigma2.shape != d.shape or not (sigma2 > 0).all()):
         raise InputError("`variance` of calibrate_g must hold one positive value per unit")
     xw, dw = x, d
     if cluster is not None:
-        xw, dw, sigma2 = cluster_mean(x, cluster), cluster_mean(d, cluster), cluster_mean(sigma2, cluster)
+        xw, dw = cluster_mean(x, cluster), cluster_mean(d, cluster)
+        sigma2 = None if sigma2 is None else cluster_mean(sigma2, cluster)
     zero = np.flatnonzero(totals == 0)
     keep = np.ones(len(totals), dtype=bool)
     keep[zero[(_columns(xw, zero) == 0).all(axis=0)]] = False
@@ -158,24 +169,29 @@ def calibrate_g(
     if len(dropped):  # (a column copy only when a constraint is dropped)
         xw = xw.dense() if coded else xw
         xw, totals = xw[:, keep], totals[keep]
-    if calfun == "linear" and np.isinf(lo).all() and np.isinf(hi).all():
-        return _closed_form(xw, dw, totals, sigma2, dropped)
+    lo_values, hi_values = distinct_values(lo), distinct_values(hi)
+    if calfun == "linear" and np.isinf(lo_values).all() and np.isinf(hi_values).all():
+        fit = _closed_form(xw, dw, totals, sigma2, dropped)
+        return fit if cluster is None else replace(fit, achieved=None)
     _check_reachable_zeros(xw, totals, calfun, names=None if names is None else [n for n, k in zip(names, keep) if k])
-    if calfun == "logit" and not (np.isfinite(lo).all() and np.isfinite(hi).all() and (lo < 1).all() and (hi > 1).all()):
+    if calfun == "logit" and not (np.isfinite(lo_values).all() and np.isfinite(hi_values).all() and
+                                  (lo_values < 1).all() and (hi_values > 1).all()):
         raise InputError(
             "calfun='logit' needs finite bounds with L < 1 < U for every unit (R: 'Logit calibration requires "
             "finite bounds'); pass e.g. bounds=(0.5, 2.5), or use 'linear' / 'raking' for one-sided bounds"
         )
     # u = x'η/σ² is the Newton problem in (x/σ², d·σ²): the same totals and Jacobian (see the notes).
-    unit_variance = variance is None
-    g, n_iter, _, error = newton_calibrate(
+    unit_variance = sigma2 is None
+    g, n_iter, _, error, achieved = newton_calibrate(
         xw if unit_variance else xw / sigma2[:, None], dw if unit_variance else dw * sigma2, totals,
         CALIBRATION_FUNCTIONS[calfun], lo, hi,
         population=float(np.abs(totals).max(initial=1.0)), tol=tol, max_iter=max_iter,
     )
     root = np.sqrt(dw)
     projection = Projection(design=xw, g=g, factor=root, row_scale=root)
-    return CalibrationFit(g, bool(error <= tol), n_iter, float(error), projection, dropped)
+    # (x/σ², d·σ²) has the totals of (x, d); cluster means do not
+    return CalibrationFit(g, bool(error <= tol), n_iter, float(error), projection, dropped,
+                          achieved if cluster is None and not len(dropped) else None)
 
 
 def _check_reachable_zeros(x, totals, calfun, names) -> None:
@@ -264,16 +280,21 @@ def poststratify_weights(w, stratum, population, *, partial: bool = False, label
 
 
 def _closed_form(x, d, totals, sigma2, dropped) -> CalibrationFit:
-    """R's regcalibrate: g = 1 + x'(X' D Σ⁻¹ X)⁻¹ (T − X'd) / σ², one linear solve."""
-    q = d / sigma2
+    """R's regcalibrate: g = 1 + x'(X' D Σ⁻¹ X)⁻¹ (T − X'd) / σ², one linear solve (σ² None: 1)."""
+    q = d if sigma2 is None else d / sigma2
     tmat = (x * q[:, None]).T @ x
     # pinv rather than solve: collinear columns with consistent totals give the same unique g.
     coef = np.linalg.pinv(tmat, rcond=1e-12) @ (totals - x.T @ d)
-    g = 1.0 + (x @ coef) / sigma2
+    g = x @ coef
+    if sigma2 is not None:
+        g /= sigma2
+    g += 1.0
     achieved = x.T @ (d * g)
     error = float(np.max(np.abs(achieved - totals) / np.maximum(np.abs(totals), 1.0), initial=0.0))
-    projection = Projection(design=x, g=g, factor=np.sqrt(d * sigma2), row_scale=np.sqrt(q))
-    return CalibrationFit(g, True, 1, error, projection, dropped)
+    root = np.sqrt(q)
+    factor = root if sigma2 is None else np.sqrt(d * sigma2)
+    projection = Projection(design=x, g=g, factor=factor, row_scale=root)
+    return CalibrationFit(g, True, 1, error, projection, dropped, None if len(dropped) else achieved)
 
 
 def calibrate_within_clusters(

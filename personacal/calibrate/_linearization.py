@@ -71,10 +71,11 @@ class Projection:
         # depends on A only: computed once however many estimates are linearised (frozen: set via __dict__)
         return LeastSquares.of(self.design, self.row_scale)
 
-    def apply(self, z: np.ndarray) -> np.ndarray:
+    def apply(self, z: np.ndarray, overwrite: bool = False) -> np.ndarray:
+        """The residual map; ``overwrite``: z may be written over (as SciPy's ``overwrite_a``: a permission)."""
         c = self.scale
         if getattr(self.design, "patterns", None) is not None:
-            return self._least_squares.scaled_residual(z, c)
+            return self._least_squares.scaled_residual(z, c, overwrite=overwrite)
         with np.errstate(divide="ignore", invalid="ignore"):
             response = np.where(c[:, None] != 0, z / c[:, None], 0.0)
         return self._least_squares.residual(response) * c[:, None]
@@ -118,15 +119,18 @@ class LeastSquares:
         residual = b - self._fit(b)
         return residual - self._fit(residual) if self.refine else residual
 
-    def scaled_residual(self, z: np.ndarray, c: np.ndarray) -> np.ndarray:
+    def scaled_residual(self, z: np.ndarray, c: np.ndarray, *, overwrite: bool = False) -> np.ndarray:
         """c ⊙ residual(z ⊘ c) (0 where c = 0) for a coded A with code patterns: each fit is two fused passes
-        over the rows (``_code_patterns``), with no (n, k) temporaries."""
+        over the rows (``_code_patterns``), with no (n, k) temporaries; with ``overwrite`` the residual is
+        written over z (each row is read before it is written; a fresh (n, k) array costs its page faults)."""
         a, patterns = self.a, self.a.patterns
-        z = np.ascontiguousarray(z, dtype=float)
+        contiguous = np.ascontiguousarray(z, dtype=float)
+        overwrite = overwrite or contiguous is not z  # a copy made here is ours
+        z = contiguous
         c = np.ascontiguousarray(c, dtype=float)
         rs = np.ascontiguousarray(self.row_scale, dtype=float)
         size, nd = patterns.size, a.n_dummy
-        out = np.empty_like(z)
+        out = z if overwrite and z.flags.writeable else np.empty_like(z)
         with _RowChunks(len(z)) as chunks:
             b, divide = z, True
             for last in ([False, True] if self.refine else [True]):
@@ -183,7 +187,8 @@ class PostStratification:
     old_weights: np.ndarray
     new_weights: np.ndarray
 
-    def apply(self, z: np.ndarray) -> np.ndarray:
+    def apply(self, z: np.ndarray, overwrite: bool = False) -> np.ndarray:
+        """The residual map (a new array: ``overwrite`` is accepted for a uniform call and not used)."""
         new = self.new_weights
         # R guards units out of every stratum (old = new = 0); a unit post-stratified to weight 0 (a
         # population count of 0) carries no influence either: both get ratio 0 instead of 0/0 or x/0
@@ -205,8 +210,9 @@ class Raking:
     weights: tuple[np.ndarray, ...]
     sweeps: int = RAKE_SWEEPS
 
-    def apply(self, z: np.ndarray) -> np.ndarray:
-        z = np.array(z, dtype=float, copy=True)
+    def apply(self, z: np.ndarray, overwrite: bool = False) -> np.ndarray:
+        """The residual map; ``overwrite``: z (float) may be written over."""
+        z = z if overwrite and z.dtype == float and z.flags.writeable else np.array(z, dtype=float, copy=True)
         for _ in range(self.sweeps):
             for codes, w in zip(self.strata, self.weights):
                 size = int(codes.max()) + 1
@@ -248,9 +254,12 @@ def mean_influence(y, w: np.ndarray, domain: np.ndarray | None = None) -> tuple[
     return mean, (y - mean) * (w / total)[:, None]
 
 
-def residualize(z: np.ndarray, steps) -> np.ndarray:
-    """Apply the weighting steps' residual maps to influence values, first step first."""
+def residualize(z: np.ndarray, steps, *, overwrite: bool = False) -> np.ndarray:
+    """Apply the weighting steps' residual maps to influence values, first step first; ``overwrite``:
+    z may be written over (the caller no longer needs it)."""
     z = _as_matrix(z)
     for step in steps:
-        z = step.apply(z)
+        result = step.apply(z, overwrite=overwrite)
+        overwrite = overwrite or result is not z  # a step's fresh output is ours to overwrite
+        z = result
     return z

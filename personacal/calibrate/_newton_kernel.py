@@ -19,11 +19,18 @@ the unique minimiser of the calibration distance, so the safeguard changes the
 path, never the answer. When none of ``MAX_HALVINGS`` halvings lowers the misfit,
 the iteration stops at the last iterate that did (``g`` and the reported error
 belong to it) with the error above ``tol``: the callers report non-convergence.
+
+Once the error is below √tol, the next iterate should meet tol (Newton's error
+squares with each step near the solution): it is checked by a pass that gives g
+and the totals only (``evaluate.final``), and a full pass follows only if that
+check fails. The reported error is always measured on the totals of the g returned.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 
@@ -31,7 +38,7 @@ from ._coded_matrix import CodedMatrix
 from ._coded_newton import CodedNewtonPass
 from ._ipf_kernels import relative_errors
 
-__all__ = ["CALIBRATION_FUNCTIONS", "newton_calibrate"]
+__all__ = ["CALIBRATION_FUNCTIONS", "NewtonFit", "newton_calibrate"]
 
 #: Most halvings of one Newton step; when none lowers the misfit the iteration stops.
 MAX_HALVINGS = 40
@@ -65,6 +72,16 @@ def _logit(u, lower, upper):
 CALIBRATION_FUNCTIONS: dict[str, Callable] = {"linear": _linear, "raking": _raking, "logit": _logit}
 
 
+class NewtonFit(NamedTuple):
+    """What :func:`newton_calibrate` found; ``history[k]`` is the max relative constraint error after step k + 1."""
+
+    g: np.ndarray
+    n_iter: int
+    history: np.ndarray
+    max_error: float
+    achieved: np.ndarray  # X'(d·g) at this g: the totals the error was measured on
+
+
 def newton_calibrate(
     x: np.ndarray,
     d: np.ndarray,
@@ -76,7 +93,7 @@ def newton_calibrate(
     population: float,
     tol: float,
     max_iter: int,
-) -> tuple[np.ndarray, int, np.ndarray, float]:
+) -> NewtonFit:
     """Solve X'(d·g) = totals for g = F(Xλ).
 
     Parameters
@@ -91,10 +108,6 @@ def newton_calibrate(
     population
         Population total; errors on zero targets are measured relative to it.
 
-    Returns
-    -------
-    g, n_iter, history, max_error
-        ``history[k]`` is the max relative constraint error after step k + 1.
     """
     if isinstance(x, CodedMatrix):
         kind = next(name for name, f in CALIBRATION_FUNCTIONS.items() if f is calfun)
@@ -105,12 +118,21 @@ def newton_calibrate(
 
 
 def _dense_pass(x, d, calfun, lower, upper):
-    """η -> (g, X'(d·g), X' diag(d·F'(Xη)) X, every F' finite); g and the matrix computed when asked for."""
+    """η -> (g, X'(d·g), X' diag(d·F'(Xη)) X, every F' finite); g and the matrix computed when asked for.
+
+    ``.final(η)`` -> (g, X'(d·g), both finite), as :meth:`CodedNewtonPass.final`.
+    """
 
     def evaluate(eta):
         g, deriv = calfun(x @ eta, lower, upper)
         return lambda: g, x.T @ (d * g), lambda: (x * (d * deriv)[:, None]).T @ x, bool(np.all(np.isfinite(deriv)))
 
+    def final(eta):
+        g, _ = calfun(x @ eta, lower, upper)
+        achieved = x.T @ (d * g)
+        return g, achieved, bool(np.isfinite(g).all() and np.isfinite(achieved).all())
+
+    evaluate.final = final
     return evaluate
 
 
@@ -125,6 +147,16 @@ def _newton(evaluate, p: int, totals, *, population: float, tol: float, max_iter
     while max_error > tol and n_iter < max_iter:
         n_iter += 1
         step = np.linalg.pinv(tmat() if callable(tmat) else tmat, rcond=256 * np.finfo(float).eps) @ (totals - achieved)
+        if max_error <= math.sqrt(tol):
+            # Near the solution Newton's error squares with each step, so the next iterate should meet
+            # tol; confirming that needs g and the totals only, not the Jacobian (a cheaper pass). If it
+            # falls short, the full pass below takes over.
+            with np.errstate(over="ignore", invalid="ignore"):
+                g_last, achieved_last, finite = evaluate.final(eta + step)
+            error_last = float(np.max(relative_errors(achieved_last, totals, population), initial=0.0))
+            if finite and error_last <= tol:
+                history.append(error_last)
+                return NewtonFit(g_last, n_iter, np.asarray(history), error_last, achieved_last)
         for _ in range(MAX_HALVINGS):
             with np.errstate(over="ignore", invalid="ignore"):
                 g_new, achieved_new, tmat_new, finite = evaluate(eta + step)
@@ -143,7 +175,7 @@ def _newton(evaluate, p: int, totals, *, population: float, tol: float, max_iter
         max_error = float(np.max(relative_errors(achieved, totals, population), initial=0.0))
         history.append(max_error)
     # g is asked for once, at the iterate kept: a pass that only computes the totals need not write n values
-    return g(), n_iter, np.asarray(history), max_error
+    return NewtonFit(g(), n_iter, np.asarray(history), max_error, achieved)
 
 
 def _merit(achieved, totals, scale) -> float:

@@ -27,6 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numba
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
 from ._ipf_kernels import relative_errors
 
@@ -69,6 +70,35 @@ def _usable_cores() -> int:
     return os.cpu_count() or 1
 
 
+class _SingleThreadedBlas:
+    """BLAS on one thread while any row-threaded pass is open, process-wide: a count under a lock, so
+    that contexts opened and closed by different Python threads restore the original limits once,
+    when the last closes. threadpoolctl's view of the libraries is made once (it scans the process)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._users = 0
+        self._limiter = None
+        self._controller: ThreadpoolController | None = None
+
+    def enter(self) -> None:
+        with self._lock:
+            if self._users == 0:
+                self._controller = self._controller or ThreadpoolController()
+                self._limiter = self._controller.limit(limits=1, user_api="blas")
+            self._users += 1
+
+    def exit(self) -> None:
+        with self._lock:
+            self._users -= 1
+            if self._users == 0:
+                self._limiter.restore_original_limits()
+                self._limiter = None
+
+
+_single_threaded_blas = _SingleThreadedBlas()
+
+
 _shared: dict[int, ThreadPoolExecutor] = {}
 _shared_lock = threading.Lock()
 
@@ -88,6 +118,12 @@ def _shared_pool(workers: int) -> ThreadPoolExecutor:
 class _RowChunks:
     """Runs a kernel on fixed row chunks (in threads for large inputs) and sums the partial totals.
 
+    The calling thread works through the chunks itself, and the pool's workers (one fewer than the
+    cores) take chunks from the same queue as soon as they wake: a waiting caller adds nothing, and
+    waking a sleeping worker can take a millisecond or more on a virtual machine, a sizeable part of
+    a pass; a late worker then takes fewer chunks instead of holding the caller up. Partial results
+    are added in chunk order, so the sum is the same whichever thread ran a chunk.
+
     Tasks must not themselves use ``_RowChunks`` (they are numba kernels): the pool is shared.
     """
 
@@ -95,25 +131,52 @@ class _RowChunks:
         n_chunks = N_CHUNKS if n_rows >= THREADED_FROM_ROWS else 1
         edges = np.linspace(0, n_rows, n_chunks + 1).astype(np.int64)
         self.slices = [slice(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
-        workers = min(N_CHUNKS, _usable_cores())
-        self.pool = _shared_pool(workers) if n_chunks > 1 and workers > 1 else None
+        self.helpers = min(N_CHUNKS, _usable_cores()) - 1 if n_chunks > 1 else 0
+        self.pool = _shared_pool(self.helpers) if self.helpers > 0 else None
+        self._open = False
 
     def __enter__(self):
+        # Inside the context BLAS runs on one thread: the small solves between passes (pinv, eigh)
+        # otherwise leave OpenBLAS's threads spinning on the cores the row threads need, and a
+        # threaded pass then took 1.7x as long as with them idle (benchmarks/results/survey.md).
+        if self.pool is not None and not self._open:
+            _single_threaded_blas.enter()
+            self._open = True
         return self
 
     def __exit__(self, *exc):
-        pass
+        if self._open:
+            _single_threaded_blas.exit()
+            self._open = False
+
+    def _run(self, task) -> list:
+        """task(rows) of every chunk, in chunk order."""
+        if not self.pool:
+            return [task(rows) for rows in self.slices]
+        parts = [None] * len(self.slices)
+        claim = iter(range(len(self.slices)))
+        lock = threading.Lock()
+
+        def work():
+            while True:
+                with lock:
+                    i = next(claim, None)
+                if i is None:
+                    return
+                parts[i] = task(self.slices[i])
+
+        helpers = [self.pool.submit(work) for _ in range(self.helpers)]
+        work()
+        for helper in helpers:
+            helper.result()  # re-raises a task's error
+        return parts
 
     def each(self, task) -> None:
         """Run ``task`` on every chunk for its side effects (e.g. filling its rows of an output)."""
-        if self.pool:
-            list(self.pool.map(task, self.slices))
-        else:
-            for rows in self.slices:
-                task(rows)
+        self._run(task)
 
     def sum(self, task) -> np.ndarray:
-        parts = list(self.pool.map(task, self.slices)) if self.pool else [task(s) for s in self.slices]
+        parts = self._run(task)
         out = parts[0]
         for part in parts[1:]:
             out = out + part

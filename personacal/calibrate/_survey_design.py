@@ -407,19 +407,20 @@ class SurveyDesign:
         return estimate(self, "proportion", y, group=group, level=level, interval_method=interval_method,
                         na_rm=na_rm)
 
-    def linearized_vcov(self, z, *, present=None, diagonal: bool = False) -> np.ndarray:
+    def linearized_vcov(self, z, *, present=None, diagonal: bool = False, overwrite: bool = False) -> np.ndarray:
         """Design covariance of the totals Σᵢ zᵢ of influence values z (n, k), after taking this design's
         weighting steps out of them (Taylor linearisation, R's ``svyrecvar``).
 
         For the mean of y, zᵢ = wᵢ(yᵢ − ȳ)/Σw; for a ratio of totals Y/X, zᵢ = wᵢ(yᵢ − R̂xᵢ)/X̂. ``present``:
         rows of the analysed subset of an uncalibrated design (strata without such rows are left out,
-        as R does after subsetting). ``diagonal``: the variances only, (k,).
+        as R does after subsetting). ``diagonal``: the variances only, (k,). ``overwrite``: z may be
+        written over (spares an (n, k) copy when the caller no longer needs it).
         """
         z = np.asarray(z, dtype=float)
         z = z[:, None] if z.ndim == 1 else z
         if z.shape[0] != len(self._data):
             raise SurveyDesignError(f"`z` of linearized_vcov needs one row per unit ({len(self._data)}); got {z.shape}")
-        z = residualize(z, [step.residual for step in self._steps if step.residual is not None])
+        z = residualize(z, [step.residual for step in self._steps if step.residual is not None], overwrite=overwrite)
         stage_projections: dict = {}
         for step in self._steps:
             for stage, blocks in step.stage_projections.items():

@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import numba
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -101,30 +102,67 @@ class SurveyEstimate:
 
 
 def _variables(design, names, statistic: str, na_rm: bool):
-    """(label rows, Y (n, m), valid (n, m)): one column per numeric variable or per category."""
+    """(label rows, Y (n, m), valid (n, m) or None when no value is missing): one column per numeric
+    variable or per category."""
     data = design.data
-    rows, columns, valid = [], [], []
+    rows, columns = [], []
     for name in names:
         if name not in data.columns:
             raise InputError(f"`y` of SurveyDesign.{statistic} names column {name!r}, which the design's data lacks")
         values = data[name]
-        missing = values.isna().to_numpy()
+        numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+        if numeric and statistic != "proportion":
+            # a float column is read in place (no copy): Y is filled once below
+            array = values.to_numpy() if values.dtype.kind == "f" else values.to_numpy(dtype=float, na_value=np.nan)
+            missing = np.isnan(array)
+        else:
+            missing = values.isna().to_numpy()
         if missing.any() and not na_rm:
             raise MissingValueError(f"column {name!r} has {int(missing.sum())} missing value(s); pass na_rm=True to "
                                     "estimate over the rows that have one (a domain, as R's na.rm=TRUE)")
-        numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
-        if statistic == "proportion" or not numeric:
-            categories = (values.cat.categories if isinstance(values.dtype, pd.CategoricalDtype)
-                          else pd.Index(sorted(pd.unique(values[~missing]), key=_sort_key)))
-            for category in categories:
-                rows.append((name, str(category)))
-                columns.append((values == category).to_numpy(dtype=float))
-                valid.append(~missing)
-        else:
+        if numeric and statistic != "proportion":
             rows.append((name, ""))
-            columns.append(np.where(missing, 0.0, values.to_numpy(dtype=float, na_value=0.0)))
-            valid.append(~missing)
-    return rows, np.column_stack(columns), np.column_stack(valid)
+            columns.append((array, missing))
+            continue
+        categories = (values.cat.categories if isinstance(values.dtype, pd.CategoricalDtype)
+                      else pd.Index(sorted(pd.unique(values[~missing]), key=_sort_key)))
+        for category in categories:
+            rows.append((name, str(category)))
+            columns.append(((values == category).to_numpy(dtype=float), missing))
+    any_missing = any(missing.any() for _, missing in columns)
+    valid = np.column_stack([~missing for _, missing in columns]) if any_missing else None
+    # a missing value counts as 0 (its row is out of that estimate's domain)
+    return rows, tuple(np.where(missing, 0.0, column) if missing.any() else np.ascontiguousarray(column, dtype=float)
+                       for column, missing in columns), valid
+
+
+def _stacked(columns: tuple[np.ndarray, ...], shift: np.ndarray | None = None,
+             scale: np.ndarray | None = None) -> np.ndarray:
+    """The (n, m) matrix of the columns, or (column_j − shift_j) · scale (per row), in one pass.
+
+    One allocation filled in row blocks: at a million rows a temporary per column, or a
+    column-by-column fill that sweeps all of the matrix m times, costs as much as the variance.
+    """
+    n = len(columns[0]) if columns else 0
+    out = np.empty((n, len(columns)))
+    if columns:
+        _fill_columns(columns, np.zeros(len(columns)) if shift is None else np.asarray(shift, dtype=float),
+                      np.ones(1) if scale is None else np.ascontiguousarray(scale, dtype=float), out)
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _fill_columns(columns, shift, scale, out):
+    """out[i, j] = (columns[j][i] − shift[j]) · scale[i] (scale of length 1: the same for every row),
+    a block of rows at a time (the block of out stays in cache)."""
+    n = out.shape[0]
+    per_row = scale.shape[0] > 1
+    for start in range(0, n, 4096):
+        stop = min(start + 4096, n)
+        for j in range(len(columns)):
+            column = columns[j]
+            for i in range(start, stop):
+                out[i, j] = (column[i] - shift[j]) * scale[i if per_row else 0]
 
 
 def _sort_key(value):
@@ -149,13 +187,13 @@ def _domains(design, group: list[str], statistic: str):
 
 def _linearized_se(design, z: np.ndarray, masks: np.ndarray) -> np.ndarray:
     if design.calibrated or masks.all():
-        return np.sqrt(design.linearized_vcov(z, diagonal=True))
+        return np.sqrt(design.linearized_vcov(z, diagonal=True, overwrite=True))  # z is ours
     # an unweighted design: a domain is a subset; R leaves out the strata it has no rows in
     variance = np.empty(z.shape[1])
     patterns, which = np.unique(masks.T, axis=0, return_inverse=True)
     for p, pattern in enumerate(patterns):
         cols = np.flatnonzero(which.ravel() == p)
-        variance[cols] = design.linearized_vcov(z[:, cols], present=pattern, diagonal=True)
+        variance[cols] = design.linearized_vcov(z[:, cols], present=pattern, diagonal=True, overwrite=True)
     return np.sqrt(variance)
 
 
@@ -185,24 +223,26 @@ def estimate(design: "SurveyDesign", statistic: str, y, *, group=None, level: fl
     if interval_method == "replicate" and reps is None:
         raise SurveyDesignError(f"{func}(interval_method='replicate') needs replicate weights; call "
                                 "design.with_replicates('JK1' | 'JKn' | 'bootstrap') first")
-    rows, y_matrix, valid = _variables(design, names, statistic, na_rm)
+    rows, columns, valid = _variables(design, names, statistic, na_rm)
     levels, domains = _domains(design, groups, statistic)
-    n_var, n_dom = y_matrix.shape[1], domains.shape[1]
-    if n_dom == 1 and domains.all() and valid.all():
-        # every row in every estimate (the common case): masks of one column that broadcast, no (n, k) copies
-        masks, y_all = np.ones((len(w), 1), dtype=bool), y_matrix
-        # z in place of y when y is not needed again (a fresh (n, k) array costs its page faults)
-        z = y_all if interval_method == "linearization" else y_all.copy()
+    n_var, n_dom = len(columns), domains.shape[1]
+    if n_dom == 1 and domains.all() and valid is None:
+        # every row in every estimate (the common case): masks of one column that broadcast, and z made
+        # straight from the columns, (y − ȳ)·w/Σw, in one pass (no Y for the linearisation)
+        masks = np.ones((len(w), 1), dtype=bool)
+        sums = np.array([np.einsum("i,i->", w, column) for column in columns])  # not BLAS: see _RowChunks
         if statistic == "total":
-            estimates = w @ y_all
-            z *= w[:, None]
+            estimates, shift, scale = sums, None, w
         else:
             base = w.sum()
-            estimates = (w @ y_all) / base
-            z -= estimates
-            z *= (w / base)[:, None]
+            estimates, shift, scale = sums / base, sums / base, w / base
+        linearized = interval_method == "linearization"
+        z = _stacked(columns, shift, scale) if linearized else None
+        y_all = None if linearized else _stacked(columns)
     else:
         # column k = (domain k // n_var, variable k % n_var)
+        y_matrix = _stacked(columns)
+        valid = np.ones(y_matrix.shape, dtype=bool) if valid is None else valid
         masks = np.repeat(domains, n_var, axis=1) & np.tile(valid, (1, n_dom))
         y_all = np.tile(y_matrix, (1, n_dom))
         weighted = masks * w[:, None]

@@ -117,26 +117,30 @@ def calibrate_units(frame: pd.DataFrame, margins, d: np.ndarray, *, method: str,
         except InfeasibleBoundsError as exc:
             raise InfeasibleBoundsError(str(exc) + _rescaling_hint(aux.x, d, aux.totals, checked),
                                         conflicting=exc.conflicting) from None
+    # the totals of d·g as the solver measured them, or one more pass over x
+    fitted = fit.achieved if fit.achieved is not None else aux.x.T @ (d * fit.g)
     converged = fit.converged
     if converged and fit.n_iter == 1 and method == "linear" and checked is None:
         # the closed form is exact up to round-off; a larger misfit means totals outside the span of x
-        misfit = relative_errors(aux.x.T @ (d * fit.g), aux.totals, float(np.abs(aux.totals).max(initial=1.0)))
+        misfit = relative_errors(fitted, aux.totals, float(np.abs(aux.totals).max(initial=1.0)))
         converged = bool(misfit.max(initial=0.0) <= max(tol, CLOSED_FORM_TOL))
-    g, projection, notes = fit.g, fit.projection, []
+    g, projection, notes, achieved = fit.g, fit.projection, [], fitted
     if limits is not None:
         g, n_trimmed = trim_g(g, base, *limits)
         projection = replace(projection, g=g)
         notes.append(f"trim={limits}: {n_trimmed} g value(s) clipped, the excess spread over the others in proportion "
                      "to d (one pass, as R's calibrate(trim=)); the totals then hold only approximately")
+        achieved = aux.x.T @ (d * g)
     w = d * g
-    achieved = aux.x.T @ w
     errors = relative_errors(achieved, aux.totals, float(np.abs(aux.totals).max(initial=1.0)))
     if len(fit.dropped):
         notes.append(f"{len(fit.dropped)} auxiliary cell(s) with total 0 and no sample unit were dropped")
     if method == "linear" and checked is None and w.min() < 0:
         notes.append("some weights are negative (unbounded linear calibration); pass bounds=(0, None) to forbid it")
     k = aux.n_categorical
-    numeric = (list(aux.numeric), aux.totals[k:], aux.numeric_block.T @ d, achieved[k:])
+    # einsum, not a BLAS product: a threaded BLAS call leaves its threads spinning on the cores the next
+    # calibration's row threads need (see _rake_numba._RowChunks)
+    numeric = (list(aux.numeric), aux.totals[k:], np.einsum("ij,i->j", aux.numeric_block, d), achieved[k:])
     result = WeightingResult(
         weights=pd.Series(w, index=frame.index, name="weight"),
         design_weights=pd.Series(d, index=frame.index, name="design_weight"),
