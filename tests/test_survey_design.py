@@ -81,6 +81,22 @@ def test_calibrate_a_dataframe_with_numeric_totals_equals_r(strat, margins):
     assert result.design is None
 
 
+@pytest.mark.parametrize("with_design", [False, True])
+def test_changing_a_result_s_weights_changes_neither_its_design_nor_the_input(strat, margins, with_design):
+    frame = strat.copy()
+    sample = SurveyDesign(frame, weights="pw") if with_design else frame
+    result = calibrate(sample, margins, weights=None if with_design else "pw", method="logit", bounds=(0.5, 2.0))
+    input_weights = frame["pw"].to_numpy().copy()
+    weights, table = result.weights.to_numpy().copy(), result.to_frame()
+    result.weights.iloc[:] = -1.0
+    result.design_weights.iloc[:] = -1.0
+    assert np.array_equal(frame["pw"].to_numpy(), input_weights)
+    pd.testing.assert_frame_equal(result.to_frame(), table)
+    if with_design:
+        assert np.array_equal(result.design.weights.to_numpy(), weights)
+        assert np.array_equal(sample.weights.to_numpy(), input_weights)
+
+
 def test_min_distance_meets_numeric_totals_like_bounded_linear_calibration(clus1, margins):
     """chi-square distance with bounds (0.6, 1.6) is R's truncated linear calibration (a05)."""
     result = min_distance(clus1, margins, weights="pw", bounds=(0.6, 1.6))

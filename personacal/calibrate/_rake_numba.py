@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import threading
+from contextlib import contextmanager
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
@@ -31,7 +32,7 @@ from threadpoolctl import ThreadpoolController
 
 from ._ipf_kernels import relative_errors
 
-__all__ = ["rake_units_with_totals", "unit_totals", "THREADED_FROM_ROWS"]
+__all__ = ["rake_units_with_totals", "unit_totals", "blas_on_one_thread", "THREADED_FROM_ROWS"]
 
 #: Rows below which one thread does the pass (a thread hand-off costs more than it saves).
 THREADED_FROM_ROWS = 200_000
@@ -97,6 +98,17 @@ class _SingleThreadedBlas:
 
 
 _single_threaded_blas = _SingleThreadedBlas()
+
+
+@contextmanager
+def blas_on_one_thread():
+    """For a large BLAS product on the path of a row-threaded calibration: a threaded call would leave
+    OpenBLAS's threads spinning on the cores the next passes need."""
+    _single_threaded_blas.enter()
+    try:
+        yield
+    finally:
+        _single_threaded_blas.exit()
 
 
 _shared: dict[int, ThreadPoolExecutor] = {}

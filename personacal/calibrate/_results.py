@@ -95,7 +95,8 @@ def numeric_table(names, target, initial, achieved) -> pd.DataFrame:
 class MarginCheck:
     """Per-margin-cell initial and achieved totals; the labelled table is built on first use.
 
-    ``numeric``: ``(names, target, initial, achieved)`` of numeric auxiliaries, listed after the cells.
+    ``numeric``: ``(names, target, initial, achieved)`` of numeric auxiliaries, listed after the cells
+    (or a function that makes it, like ``totals``).
     """
 
     def __init__(self, enc: EncodedSample | None, totals, numeric=None):
@@ -108,8 +109,9 @@ class MarginCheck:
         frames = []
         if self._enc is not None and self._enc.margins:
             frames.append(margin_table(self._enc, self._totals() if callable(self._totals) else self._totals))
-        if self._numeric is not None and len(self._numeric[0]):
-            frames.append(numeric_table(*self._numeric))
+        numeric = self._numeric() if callable(self._numeric) else self._numeric
+        if numeric is not None and len(numeric[0]):
+            frames.append(numeric_table(*numeric))
         if not frames:
             return pd.DataFrame(columns=MARGIN_TABLE_COLUMNS)
         return pd.concat(frames, ignore_index=True)

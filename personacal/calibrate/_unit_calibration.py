@@ -23,6 +23,7 @@ from ._design_steps import calibration_step
 from ._greg import check_feasible, cluster_mean, trim_g, unit_bounds
 from ._greg import calibrate_g
 from ._ipf_kernels import relative_errors
+from ._rake_numba import blas_on_one_thread
 from ._results import MarginCheck, WeightingResult, unit_totals
 
 __all__ = ["calibrate_units", "BOUNDS_ON"]
@@ -138,12 +139,13 @@ def calibrate_units(frame: pd.DataFrame, margins, d: np.ndarray, *, method: str,
     if method == "linear" and checked is None and w.min() < 0:
         notes.append("some weights are negative (unbounded linear calibration); pass bounds=(0, None) to forbid it")
     k = aux.n_categorical
-    # einsum, not a BLAS product: a threaded BLAS call leaves its threads spinning on the cores the next
-    # calibration's row threads need (see _rake_numba._RowChunks)
-    numeric = (list(aux.numeric), aux.totals[k:], np.einsum("ij,i->j", aux.numeric_block, d), achieved[k:])
+    with blas_on_one_thread():
+        numeric = (list(aux.numeric), aux.totals[k:], aux.numeric_block.T @ d, achieved[k:])
     result = WeightingResult(
-        weights=pd.Series(w, index=frame.index, name="weight"),
-        design_weights=pd.Series(d, index=frame.index, name="design_weight"),
+        # no copy of a million values where the array is ours alone: d is the design's private copy
+        # (weighting_input), w is shared with the calibrated design only when there is one
+        weights=pd.Series(w, index=frame.index, name="weight", copy=design is not None),
+        design_weights=pd.Series(d, index=frame.index, name="design_weight", copy=design is None),
         converged=converged,
         n_iter=fit.n_iter,
         history=np.array([fit.max_error]),
