@@ -148,9 +148,9 @@ class _RowChunks:
         self._open = False
 
     def __enter__(self):
-        # Inside the context BLAS runs on one thread: the small solves between passes (pinv, eigh)
-        # otherwise leave OpenBLAS's threads spinning on the cores the row threads need, and a
-        # threaded pass then took 1.7x as long as with them idle (benchmarks/results/survey.md).
+        # Inside the context BLAS runs on one thread: BLAS calls between passes otherwise leave
+        # OpenBLAS's threads spinning on the cores the row threads need (measured at 1M rows: the
+        # five passes of a bounded logit calibration took 44 ms with them spinning, 26 ms without).
         if self.pool is not None and not self._open:
             _single_threaded_blas.enter()
             self._open = True
