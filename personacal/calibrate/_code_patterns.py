@@ -193,28 +193,21 @@ def pattern_residual(pattern, numeric, b, c, rs, coef_pattern, coef_numeric, div
 
 
 @numba.njit(cache=True, nogil=True)
-def _spread(codes, values, n_dummy):
-    """P' values: (patterns, k) -> (n_dummy, k)."""
-    out = np.zeros((n_dummy, values.shape[1]))
+def _indicator_product(codes, src, n_out, transpose):
+    """P' src ((patterns, k) -> (n_dummy, k)) with ``transpose``, else P src ((n_dummy, k) -> (patterns, k)).
+
+    One kernel for both directions: the flag is loop-invariant (LLVM unswitches it).
+    """
+    out = np.zeros((n_out, src.shape[1]))
     for r in range(codes.shape[0]):
         for j in range(codes.shape[1]):
             c = codes[r, j]
             if c >= 0:
-                for t in range(values.shape[1]):
-                    out[c, t] += values[r, t]
-    return out
-
-
-@numba.njit(cache=True, nogil=True)
-def _gather(codes, coef):
-    """P coef: (n_dummy, k) -> (patterns, k)."""
-    out = np.zeros((codes.shape[0], coef.shape[1]))
-    for r in range(codes.shape[0]):
-        for j in range(codes.shape[1]):
-            c = codes[r, j]
-            if c >= 0:
-                for t in range(coef.shape[1]):
-                    out[r, t] += coef[c, t]
+                for t in range(src.shape[1]):
+                    if transpose:
+                        out[c, t] += src[r, t]
+                    else:
+                        out[r, t] += src[c, t]
     return out
 
 
@@ -249,13 +242,15 @@ class CodePatterns:
     def spread(self, values: np.ndarray) -> np.ndarray:
         """P' values for values (patterns,) or (patterns, k)."""
         values = np.asarray(values, dtype=float)
-        out = _spread(self.codes, np.ascontiguousarray(values.reshape(len(values), -1)), self.n_dummy)
+        out = _indicator_product(self.codes, np.ascontiguousarray(values.reshape(len(values), -1)), self.n_dummy,
+                                 True)
         return out[:, 0] if values.ndim == 1 else out
 
     def gather(self, coef: np.ndarray) -> np.ndarray:
         """P coef for coef (n_dummy,) or (n_dummy, k)."""
         coef = np.asarray(coef, dtype=float)
-        out = _gather(self.codes, np.ascontiguousarray(coef.reshape(len(coef), -1)))
+        out = _indicator_product(self.codes, np.ascontiguousarray(coef.reshape(len(coef), -1)), self.codes.shape[0],
+                                 False)
         return out[:, 0] if coef.ndim == 1 else out
 
     def gram(self, w: np.ndarray) -> np.ndarray:
